@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+
+/// Options every subcommand that touches the audit store or acts on someone's behalf shares.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The audit store (default: $SLUICE_STORE, else .sluice/audit.sqlite under the current folder).",
+        valueName: "path"))
+    var store: String?
+
+    /// The store path after applying the documented fallbacks.
+    var resolvedStorePath: String {
+        if let store { return store }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["SLUICE_STORE"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        return FileManager.default.currentDirectoryPath + "/.sluice/audit.sqlite"
+    }
+}
+
+/// Who is acting: `--as`, else `$SLUICE_USER`, else the login name.
+struct ActorOptions: ParsableArguments {
+    @Option(name: .customLong("as"), help: ArgumentHelp(
+        "Who is acting (default: $SLUICE_USER, else the login name).", valueName: "name"))
+    var actor: String?
+
+    var resolvedActor: String {
+        if let actor, !actor.isEmpty { return actor }
+        let environment = ProcessInfo.processInfo.environment
+        if let user = environment["SLUICE_USER"], !user.isEmpty { return user }
+        if let login = getlogin().map({ String(cString: $0) }), !login.isEmpty { return login }
+        return environment["USER"] ?? "unknown"
+    }
+}
+
+/// Output options shared by commands that print.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Never colour the output, even on a terminal.")
+    var noColor = false
+
+    /// Colour only when standard output is a terminal, `--no-color` is absent and NO_COLOR unset.
+    var useColor: Bool {
+        !noColor && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
+}

@@ -1,0 +1,18 @@
+import ArgumentParser
+import SluiceCore
+
+/// The `sluice` command: parses arguments and hands each subcommand to the libraries.
+@main
+struct Sluice: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "Run configuration changes and planned maintenance safely.",
+        discussion: """
+            Exit statuses: 0 success, 1 failed or tampered, 2 invalid runbook or unknown run, \
+            3 rollback incomplete, 4 refused, 64 command-line mistake.
+            """,
+        version: SluiceVersion.current,
+        subcommands: [
+        ]
+    )
+}
