@@ -13,6 +13,7 @@ struct Sluice: AsyncParsableCommand {
             """,
         version: SluiceVersion.current,
         subcommands: [
+            ValidateCommand.self,
         ]
     )
 }

@@ -1,0 +1,29 @@
+/// The stable names of audit events (SPEC section 5), each with a sentence for people.
+public enum EventKinds {
+    /// Every event kind with its meaning, in the order a run produces them.
+    public static let descriptions: KeyValuePairs<String, String> = [
+        "plan.recorded": "A dry run was recorded.",
+        "approval.recorded": "Someone approved the runbook's exact content.",
+        "window.overridden": "The operator started outside the window or in a freeze, giving a reason.",
+        "lock.acquired": "The run locked its targets.",
+        "run.started": "The run started.",
+        "hold.paused": "A hold was paused before the first stage.",
+        "stage.started": "A stage started.",
+        "step.started": "A step started on a target.",
+        "step.finished": "A step finished on a target.",
+        "guard.failed": "A guard failed, which stops the rollout.",
+        "stage.finished": "A stage finished.",
+        "rollback.started": "A rollback started.",
+        "rollback.step.started": "A rollback step started on a target.",
+        "rollback.step.finished": "A rollback step finished on a target.",
+        "recovery.step.finished": "A recovery step finished on a target.",
+        "hold.resumed": "A hold was resumed.",
+        "lock.released": "The run released its target locks.",
+        "lock.forced": "An operator freed a lock whose runner was gone.",
+        "run.interrupted": "The run's runner died; resume or roll it back.",
+        "run.finished": "The run finished, with its outcome.",
+    ]
+
+    /// Every event kind's name.
+    public static let all: [String] = descriptions.map(\.key)
+}

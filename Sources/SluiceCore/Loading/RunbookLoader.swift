@@ -1,0 +1,85 @@
+import Foundation
+import Yams
+
+/// The outcome of loading a runbook: the model (when the file could be read as one) and every
+/// problem found, errors and warnings, in reading order.
+public struct LoadResult: Sendable {
+    public var runbook: Runbook?
+    public var diagnostics: [Diagnostic]
+
+    /// The runbook, when it loaded without errors.
+    public var validRunbook: Runbook? { diagnostics.hasErrors ? nil : runbook }
+}
+
+/// Reads runbook files (format version 1) into ``Runbook`` values and checks them.
+///
+/// Loading never stops at the first problem: it reports everything it can find in one pass, each
+/// problem with its file, line and column. Besides the runbook it reads the inventory and file
+/// sources the runbook names, and checks that referenced scripts exist and are executable.
+public struct RunbookLoader: Sendable {
+    public init() {}
+
+    /// Loads and validates the runbook at `path`.
+    public func load(path: String) -> LoadResult {
+        let url = URL(fileURLWithPath: path)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read; check its permissions" : "does not exist; check the path"
+            return LoadResult(runbook: nil, diagnostics: [Diagnostic(.error, at: SourceLocation(file: path, line: 1, column: 1), "runbook file \(reason)")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return LoadResult(runbook: nil, diagnostics: [Diagnostic(.error, at: SourceLocation(file: path, line: 1, column: 1), "runbook is not UTF-8 text")])
+        }
+        return load(text: text, file: path, directory: url.deletingLastPathComponent().standardizedFileURL.path)
+    }
+
+    /// Loads and validates runbook `text`, as if read from `file` in `directory`.
+    ///
+    /// Relative paths in the runbook (scripts, sources, inventory) are resolved against `directory`.
+    public func load(text: String, file: String, directory: String) -> LoadResult {
+        let sink = DiagnosticSink()
+        let reader = YAMLReader(file: file, text: text, sink: sink)
+        guard let root = Self.compose(text, file: file, sink: sink) else {
+            return LoadResult(runbook: nil, diagnostics: sink.diagnostics.sortedForReading())
+        }
+        var builder = RunbookBuilder(reader: reader, directory: directory)
+        let runbook = builder.build(root)
+        if let runbook {
+            RunbookValidator(runbook: runbook, sink: sink).validate()
+        }
+        return LoadResult(runbook: runbook, diagnostics: sink.diagnostics.sortedForReading())
+    }
+
+    /// Parses YAML into a node tree, reporting syntax errors at their position.
+    static func compose(_ text: String, file: String, sink: DiagnosticSink, what: String = "runbook") -> Node? {
+        do {
+            guard let root = try Yams.compose(yaml: text, .default, .default, .utf8) else {
+                sink.error("\(what) is empty; \(what == "runbook" ? "start with `sluice: 1`" : "list the targets")", at: SourceLocation(file: file, line: 1, column: 1))
+                return nil
+            }
+            return root
+        } catch let error as YamlError {
+            let (message, line, column) = describe(error)
+            sink.error("YAML syntax: \(message)", at: SourceLocation(file: file, line: max(line, 1), column: max(column, 1)))
+            return nil
+        } catch {
+            sink.error("YAML syntax: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+            return nil
+        }
+    }
+
+    private static func describe(_ error: YamlError) -> (String, Int, Int) {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let suffix = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
+            return (problem + suffix, mark.line, mark.column)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let names = duplicates.map { "`\($0)`" }.joined(separator: ", ")
+            return ("key \(names) appears more than once in the same mapping; keep one", context.mark.line, context.mark.column)
+        case .reader(let problem, _, _, _):
+            return ("\(problem); the file must be UTF-8 text", 1, 1)
+        default:
+            return ("\(error)", 1, 1)
+        }
+    }
+}

@@ -1,0 +1,231 @@
+/// A command as a runbook writes it: a string for `/bin/sh -c`, or a list run as argv.
+public struct Command: Sendable, Equatable {
+    public enum Form: Sendable, Equatable {
+        /// Run by `/bin/sh -c`; inserted values are shell-quoted.
+        case shell(Template)
+        /// Run directly; inserted values go in verbatim, one argument per element.
+        case argv([Template])
+    }
+
+    public var form: Form
+    public var location: SourceLocation
+
+    public init(_ form: Form, location: SourceLocation) {
+        self.form = form
+        self.location = location
+    }
+
+    /// Every template in the command.
+    public var templates: [Template] {
+        switch form {
+        case .shell(let template): [template]
+        case .argv(let arguments): arguments
+        }
+    }
+
+    /// The command's script: its first word when that word is a path containing `/`.
+    ///
+    /// Validation requires the script to exist and be executable; approvals and saved plans cover
+    /// its content. A first word built from a template is not a script: its value is not known
+    /// until the run.
+    public var script: String? {
+        let firstWord: Substring?
+        switch form {
+        case .shell(let template):
+            firstWord = template.text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first
+        case .argv(let arguments):
+            firstWord = arguments.first.map { Substring($0.text) }
+        }
+        guard let firstWord, firstWord.contains("/"), !firstWord.contains("{{") else { return nil }
+        return String(firstWord)
+    }
+}
+
+/// Batch jobs or other work paused before the first stage and always resumed at the end.
+public struct Hold: Sendable, Equatable {
+    public var name: String
+    public var pause: Command
+    public var resume: Command
+    public var location: SourceLocation
+
+    public init(name: String, pause: Command, resume: Command, location: SourceLocation) {
+        self.name = name
+        self.pause = pause
+        self.resume = resume
+        self.location = location
+    }
+}
+
+/// A condition checked before every stage and every `every` during stages and bake.
+public struct Guard: Sendable, Equatable {
+    public var name: String
+    public var run: Command
+    public var every: Duration?
+    public var location: SourceLocation
+
+    public init(name: String, run: Command, every: Duration? = nil, location: SourceLocation) {
+        self.name = name
+        self.run = run
+        self.every = every
+        self.location = location
+    }
+}
+
+/// A read-only per-target check run by `plan` and again by `apply` before anything changes.
+public struct PreflightCheck: Sendable, Equatable {
+    public var name: String
+    public var run: Command
+    public var location: SourceLocation
+
+    public init(name: String, run: Command, location: SourceLocation) {
+        self.name = name
+        self.run = run
+        self.location = location
+    }
+}
+
+/// One action on one target.
+public struct Step: Sendable, Equatable {
+    /// What the step does. A step has exactly one action.
+    public enum Action: Sendable, Equatable {
+        case run(Command)
+        case health(HealthCheck)
+        /// A run step that recovery repeats.
+        case cacheRefresh(Command)
+        case file(FileChange)
+        case wait(Duration)
+
+        /// The runbook key that introduces this action.
+        public var key: String {
+            switch self {
+            case .run: "run"
+            case .health: "health"
+            case .cacheRefresh: "cache_refresh"
+            case .file: "file"
+            case .wait: "wait"
+            }
+        }
+    }
+
+    public static let defaultTimeout: Duration = .seconds(300)
+    public static let defaultRetryDelay: Duration = .seconds(1)
+
+    public var name: String
+    public var action: Action
+    /// What `plan` runs instead of the action.
+    public var check: Command?
+    /// What undoes the action.
+    public var rollback: Command?
+    public var timeout: Duration
+    public var retries: Int
+    public var retryDelay: Duration
+    /// The step runs only on targets carrying all these labels.
+    public var when: [String: String]
+    /// Extra environment for the step's commands; values are templates.
+    public var env: [(name: String, value: Template)]
+    public var location: SourceLocation
+
+    public init(
+        name: String, action: Action, check: Command? = nil, rollback: Command? = nil,
+        timeout: Duration = Step.defaultTimeout, retries: Int = 0, retryDelay: Duration = Step.defaultRetryDelay,
+        when: [String: String] = [:], env: [(name: String, value: Template)] = [], location: SourceLocation
+    ) {
+        self.name = name
+        self.action = action
+        self.check = check
+        self.rollback = rollback
+        self.timeout = timeout
+        self.retries = retries
+        self.retryDelay = retryDelay
+        self.when = when
+        self.env = env
+        self.location = location
+    }
+
+    public static func == (lhs: Step, rhs: Step) -> Bool {
+        lhs.name == rhs.name && lhs.action == rhs.action && lhs.check == rhs.check && lhs.rollback == rhs.rollback
+            && lhs.timeout == rhs.timeout && lhs.retries == rhs.retries && lhs.retryDelay == rhs.retryDelay
+            && lhs.when == rhs.when && lhs.env.map(\.name) == rhs.env.map(\.name)
+            && lhs.env.map(\.value) == rhs.env.map(\.value) && lhs.location == rhs.location
+    }
+}
+
+/// A health probe with its retry policy. It fails only after all its attempts fail.
+public struct HealthCheck: Sendable, Equatable {
+    public enum Probe: Sendable, Equatable {
+        /// GET this URL.
+        case http(Template)
+        /// Connect to `host:port`.
+        case tcp(Template)
+        /// Run this command; exit status 0 is healthy.
+        case command(Command)
+    }
+
+    public var probe: Probe
+    /// The HTTP status expected; nil accepts any 2xx.
+    public var status: Int?
+    /// Text the HTTP body must contain.
+    public var contains: String?
+    public var attempts: Int
+    public var interval: Duration
+    /// The bound on each attempt.
+    public var timeout: Duration
+
+    public init(
+        probe: Probe, status: Int? = nil, contains: String? = nil, attempts: Int = 10,
+        interval: Duration = .seconds(2), timeout: Duration = .seconds(5)
+    ) {
+        self.probe = probe
+        self.status = status
+        self.contains = contains
+        self.attempts = attempts
+        self.interval = interval
+        self.timeout = timeout
+    }
+}
+
+/// A configuration file written atomically, after `validate` accepted the new content.
+public struct FileChange: Sendable, Equatable {
+    public enum Content: Sendable, Equatable {
+        case inline(Template)
+        /// A file relative to the runbook, loaded with the runbook; its content is a template too.
+        case source(path: String, template: Template)
+
+        public var template: Template {
+            switch self {
+            case .inline(let template), .source(_, let template): template
+            }
+        }
+    }
+
+    public var path: Template
+    public var content: Content
+    /// Permission bits, e.g. 0o644; nil keeps an existing file's mode (0644 for a new file).
+    public var mode: UInt32?
+    /// Run on the new content, in a temporary file named by `{{ file }}`, before it replaces the old.
+    public var validate: Command?
+    /// Run after the new content is in place, and again after a rollback restores the old.
+    public var reload: Command?
+
+    public init(path: Template, content: Content, mode: UInt32? = nil, validate: Command? = nil, reload: Command? = nil) {
+        self.path = path
+        self.content = content
+        self.mode = mode
+        self.validate = validate
+        self.reload = reload
+    }
+}
+
+/// A webhook told about run events.
+public struct Notification: Sendable, Equatable {
+    public var webhook: String
+    /// Audit event kinds to send, e.g. `run.started`.
+    public var events: [String]
+    public var location: SourceLocation
+
+    public init(webhook: String, events: [String], location: SourceLocation) {
+        self.webhook = webhook
+        self.events = events
+        self.location = location
+    }
+}

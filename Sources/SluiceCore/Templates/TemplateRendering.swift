@@ -1,0 +1,134 @@
+/// The values templates are rendered with for one command on one target.
+public struct RenderContext: Sendable {
+    public var target: Target?
+    /// Resolved runbook variables.
+    public var vars: [String: String]
+    /// Names of the runbook variables whose values are secret.
+    public var secretVars: Set<String>
+    public var runID: String?
+    public var stageName: String?
+    public var runbookDirectory: String
+    /// The temporary file a file step's `validate` checks.
+    public var file: String?
+
+    public init(
+        target: Target? = nil, vars: [String: String] = [:], secretVars: Set<String> = [], runID: String? = nil,
+        stageName: String? = nil, runbookDirectory: String, file: String? = nil
+    ) {
+        self.target = target
+        self.vars = vars
+        self.secretVars = secretVars
+        self.runID = runID
+        self.stageName = stageName
+        self.runbookDirectory = runbookDirectory
+        self.file = file
+    }
+
+    /// The value of `variable`, or nil when it has none in this context.
+    public func value(of variable: TemplateVariable) -> String? {
+        switch variable {
+        case .targetName: target?.name
+        case .targetLabel(let key): target?.labels[key]
+        case .targetVar(let key): target?.vars[key]
+        case .runbookVar(let key): vars[key]
+        case .runID: runID
+        case .stageName: stageName
+        case .runbookDirectory: runbookDirectory
+        case .file: file
+        }
+    }
+
+    func isSecret(_ variable: TemplateVariable) -> Bool {
+        if case .runbookVar(let key) = variable { return secretVars.contains(key) }
+        return false
+    }
+}
+
+/// Why a template could not be rendered.
+public enum TemplateRenderError: Error, Equatable, CustomStringConvertible {
+    /// The variable has no value in this context (no target, or the target lacks the key).
+    case undefined(TemplateVariable, at: SourceLocation)
+    /// The value holds a NUL byte, which no process argument can carry.
+    case containsNUL(TemplateVariable, at: SourceLocation)
+
+    public var description: String {
+        switch self {
+        case .undefined(let variable, let location):
+            "\(location): `\(variable)` has no value here; define it or limit the step with `when:`"
+        case .containsNUL(let variable, let location):
+            "\(location): the value of `\(variable)` contains a NUL byte, which cannot be passed to a command; remove it"
+        }
+    }
+}
+
+/// How inserted values are written into the result.
+public enum Quoting: Sendable {
+    /// Each value becomes exactly one shell word.
+    case shell
+    /// Values are inserted as they are (argv elements, paths, URLs).
+    case verbatim
+}
+
+extension Template {
+    /// The text with every placeholder replaced by its value.
+    ///
+    /// - Parameter redactingSecrets: write `***` for secret variables instead of their values, for
+    ///   anything shown to people or stored.
+    /// - Throws: ``TemplateRenderError`` when a variable has no value or a value contains NUL.
+    public func render(in context: RenderContext, quoting: Quoting, redactingSecrets: Bool = false) throws -> String {
+        var result = ""
+        for segment in segments {
+            switch segment {
+            case .literal(let text):
+                result += text
+            case .variable(let variable, let location):
+                guard let value = context.value(of: variable) else {
+                    throw TemplateRenderError.undefined(variable, at: location)
+                }
+                guard !value.unicodeScalars.contains("\0") else {
+                    throw TemplateRenderError.containsNUL(variable, at: location)
+                }
+                if redactingSecrets, context.isSecret(variable) {
+                    result += Redactor.mask
+                } else {
+                    result += quoting == .shell ? ShellQuoting.quote(value) : value
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// A command with every template rendered, ready to run or to show.
+public enum RenderedCommand: Sendable, Hashable, Codable, CustomStringConvertible {
+    case shell(String)
+    case argv([String])
+
+    /// One line for people: the shell string, or the argv words shell-quoted.
+    public var description: String {
+        switch self {
+        case .shell(let script): script
+        case .argv(let arguments): arguments.map(ShellQuoting.quote).joined(separator: " ")
+        }
+    }
+
+    /// The program and arguments to execute.
+    public var executableArguments: [String] {
+        switch self {
+        case .shell(let script): ["/bin/sh", "-c", script]
+        case .argv(let arguments): arguments
+        }
+    }
+}
+
+extension Command {
+    /// Renders every template of the command (see ``Template/render(in:quoting:redactingSecrets:)``).
+    public func render(in context: RenderContext, redactingSecrets: Bool = false) throws -> RenderedCommand {
+        switch form {
+        case .shell(let template):
+            .shell(try template.render(in: context, quoting: .shell, redactingSecrets: redactingSecrets))
+        case .argv(let arguments):
+            .argv(try arguments.map { try $0.render(in: context, quoting: .verbatim, redactingSecrets: redactingSecrets) })
+        }
+    }
+}
