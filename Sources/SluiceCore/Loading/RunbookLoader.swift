@@ -59,7 +59,10 @@ public struct RunbookLoader: Sendable {
             return root
         } catch let error as YamlError {
             let (message, line, column) = describe(error)
-            sink.error("YAML syntax: \(message)", at: SourceLocation(file: file, line: max(line, 1), column: max(column, 1)))
+            let sourceLine = text.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(max(line - 1, 0)).first ?? ""
+            let hint = message.contains("flow") && sourceLine.contains("{{")
+                ? "; a value holding `{{ }}` inside `{ }` or `[ ]` must be quoted" : ""
+            sink.error("YAML syntax: \(message)\(hint)", at: SourceLocation(file: file, line: max(line, 1), column: max(column, 1)))
             return nil
         } catch {
             sink.error("YAML syntax: \(error)", at: SourceLocation(file: file, line: 1, column: 1))

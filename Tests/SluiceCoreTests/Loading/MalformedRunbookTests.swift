@@ -523,3 +523,11 @@ struct MalformedRunbookTests {
         #expect(result.lines.map { $0.prefix(6) } == ["8:15: ", "11:18:", "12:14:", "13:5: ", "14:5: "])
     }
 }
+
+extension MalformedRunbookTests {
+    @Test func unquotedPlaceholderInAFlowMappingGetsAHint() throws {
+        let fixture = try RunbookFixture()
+        let result = fixture.load(Self.header + "steps: [{ name: a, run: echo {{ target.name }} }]\n")
+        #expect(result.lines == ["7:30: error: YAML syntax: did not find expected ',' or '}' (while parsing a flow mapping at line 7, column 9); a value holding `{{ }}` inside `{ }` or `[ ]` must be quoted"])
+    }
+}
