@@ -43,7 +43,8 @@ let package = Package(
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceAuditTests", dependencies: ["SluiceAudit"]),
-        .testTarget(name: "SluiceEndToEndTests", dependencies: ["SluiceCore"]),
+        // Runs the built `sluice` binary as an operator would.
+        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -43,24 +43,13 @@ struct RunbookValidator {
 
     // MARK: Variables
 
+    /// Names must be unique. Values from the environment or files are not read here: validation
+    /// checks the runbook, not the machine it happens to run on; plan and apply refuse to start
+    /// when a value cannot be read.
     private func checkVariables() {
         var seen = Set<String>()
-        for variable in runbook.vars {
-            guard seen.insert(variable.name).inserted else {
-                sink.error("variable `\(variable.name)` is defined twice", at: variable.location)
-                continue
-            }
-            switch variable.source {
-            case .value: break
-            case .environment(let name):
-                if ProcessInfo.processInfo.environment[name] == nil {
-                    sink.warning("environment variable `\(name)` for `vars.\(variable.name)` is not set here; plan and apply will refuse to start without it", at: variable.location)
-                }
-            case .file(let path):
-                if !FileManager.default.isReadableFile(atPath: PathResolver.resolve(path, in: runbook.directory)) {
-                    sink.warning("file `\(path)` for `vars.\(variable.name)` cannot be read here; plan and apply will refuse to start without it", at: variable.location)
-                }
-            }
+        for variable in runbook.vars where !seen.insert(variable.name).inserted {
+            sink.error("variable `\(variable.name)` is defined twice", at: variable.location)
         }
     }
 
