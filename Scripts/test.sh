@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test: unit, adapter and end-to-end. The one command CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The audit store builds on the system's SQLite; install its headers when they are missing.
+if [ ! -f /usr/include/sqlite3.h ]; then
+    echo "test.sh: installing libsqlite3-dev (SQLite headers for GRDB)" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev; else sudo apt-get install -y libsqlite3-dev; fi
+fi
+
+swift build --build-tests
+swift test --skip-build "$@"
