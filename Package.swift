@@ -8,12 +8,15 @@ let package = Package(
         .executable(name: "sluice", targets: ["sluice"]),
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
         .library(name: "SluiceAudit", targets: ["SluiceAudit"]),
+        .library(name: "SluiceExecution", targets: ["SluiceExecution"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // Runbook model, loading, validation, templating and stage assignment. No I/O beyond
@@ -21,6 +24,15 @@ let package = Package(
         .target(
             name: "SluiceCore",
             dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Real I/O: processes (swift-subprocess), health probes, file changes.
+        .target(
+            name: "SluiceExecution",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         // The SQLite audit store: schema, migrations, hash chain, locks.
         .target(
@@ -42,6 +54,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution"]),
         .testTarget(name: "SluiceAuditTests", dependencies: ["SluiceAudit"]),
         // Runs the built `sluice` binary as an operator would.
         .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice"]),

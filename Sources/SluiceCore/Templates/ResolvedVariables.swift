@@ -11,7 +11,8 @@ public struct ResolvedVariables: Sendable, Equatable {
     public init(values: [String: String], secretNames: Set<String>) {
         self.values = values
         self.secretNames = secretNames
-        let secrets = secretNames.compactMap { values[$0] }
+        // An empty secret hides nothing, and its quoted form `''` would mask every empty string.
+        let secrets = secretNames.compactMap { values[$0] }.filter { !$0.isEmpty }
         self.redactor = Redactor(secrets: secrets + secrets.map(ShellQuoting.quote))
     }
 }

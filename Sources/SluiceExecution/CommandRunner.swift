@@ -1,0 +1,83 @@
+import SluiceCore
+
+/// Runs one command to completion, or until its timeout.
+///
+/// The seam between the engine and real processes: the engine asks for a command to run and gets
+/// a ``CommandResult`` back. A command that fails, times out or cannot start is a result, never a
+/// thrown error, because the engine turns results into rollbacks.
+public protocol CommandRunner: Sendable {
+    func run(_ request: CommandRequest) async -> CommandResult
+}
+
+/// A command to run and how to run it.
+public struct CommandRequest: Sendable {
+    public var command: RenderedCommand
+    /// The folder the command runs in: the runbook's folder.
+    public var workingDirectory: String
+    /// Variables added to the inherited environment (`SLUICE_*`, the step's `env:`).
+    public var environment: [String: String]
+    public var timeout: Duration
+    /// How long a timed-out command's process group has between SIGTERM and SIGKILL.
+    public var killGrace: Duration
+    /// How many bytes of output, from the end, the result keeps.
+    public var outputLimit: Int
+    /// Hides secret values in the output before anyone sees it.
+    public var redactor: Redactor
+    /// Called with each chunk of output as it arrives, already redacted, for live display.
+    public var onOutput: (@Sendable (String) -> Void)?
+
+    public init(
+        command: RenderedCommand, workingDirectory: String, environment: [String: String] = [:],
+        timeout: Duration = Step.defaultTimeout, killGrace: Duration = .seconds(10), outputLimit: Int = 4096,
+        redactor: Redactor = .none, onOutput: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.command = command
+        self.workingDirectory = workingDirectory
+        self.environment = environment
+        self.timeout = timeout
+        self.killGrace = killGrace
+        self.outputLimit = outputLimit
+        self.redactor = redactor
+        self.onOutput = onOutput
+    }
+}
+
+/// How a command ended, with the end of what it printed.
+public struct CommandResult: Sendable, Equatable {
+    public enum Termination: Sendable, Equatable, CustomStringConvertible {
+        case exited(Int32)
+        /// Ended by a signal it did not get from sluice.
+        case signalled(Int32)
+        /// Killed by sluice (with its whole process group) after its timeout.
+        case timedOut
+        /// Never ran: the program was missing, not executable, or the folder did not exist.
+        case failedToStart(String)
+
+        public var description: String {
+            switch self {
+            case .exited(let code): "exited with status \(code)"
+            case .signalled(let signal): "killed by signal \(signal)"
+            case .timedOut: "timed out"
+            case .failedToStart(let reason): "could not start: \(reason)"
+            }
+        }
+    }
+
+    public var termination: Termination
+    /// The last bytes of standard output and standard error, interleaved as written, redacted.
+    public var output: String
+    public var duration: Duration
+
+    public init(termination: Termination, output: String, duration: Duration) {
+        self.termination = termination
+        self.output = output
+        self.duration = duration
+    }
+
+    public var succeeded: Bool { termination == .exited(0) }
+
+    /// The exit status, when the command exited by itself.
+    public var exitCode: Int32? {
+        if case .exited(let code) = termination { code } else { nil }
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import SluiceCore
+import Subprocess
+import Synchronization
+import SystemPackage
+
+/// Runs commands as real processes with swift-subprocess.
+///
+/// Each command gets its own process group, so a timeout can stop everything it started:
+/// SIGTERM to the group, then SIGKILL after the request's `killGrace`. Standard output and
+/// standard error share one pipe, so the kept tail shows them interleaved as they were written.
+/// The runner waits for the command's own process, not for everything it started: once it has
+/// exited, output still arriving is read for a short moment and then the pipe is closed, so a
+/// background process that keeps the pipe open cannot hold up a step.
+public struct SubprocessCommandRunner: CommandRunner {
+    /// How long output is still read after the command exited.
+    let drainGrace: Duration
+
+    public init(drainGrace: Duration = .milliseconds(300)) {
+        self.drainGrace = drainGrace
+    }
+
+    public func run(_ request: CommandRequest) async -> CommandResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let arguments = request.command.executableArguments
+        guard let program = arguments.first, !program.isEmpty else {
+            return CommandResult(termination: .failedToStart("the command is empty"), output: "", duration: .zero)
+        }
+        let pipe: (read: Int32, write: Int32)
+        do {
+            pipe = try Self.makePipe()
+        } catch {
+            return CommandResult(termination: .failedToStart("\(error)"), output: "", duration: .zero)
+        }
+        let reader = PipeReader(fd: pipe.read, limit: request.outputLimit, redactor: request.redactor, onOutput: request.onOutput)
+        reader.start()
+
+        let environment = Self.overrides(request.environment)
+        let options = Self.platformOptions()
+        let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        let processGroup = ProcessGroupLeader()
+
+        let termination: CommandResult.Termination
+        do {
+            termination = try await withThrowingTaskGroup(of: CommandResult.Termination?.self) { group in
+                group.addTask {
+                    let result = try await Subprocess.run(
+                        executable, arguments: Arguments(Array(arguments.dropFirst())),
+                        environment: .inherit.updating(environment),
+                        workingDirectory: FilePath(request.workingDirectory), platformOptions: options,
+                        input: .none, output: .fileDescriptor(FileDescriptor(rawValue: pipe.write), closeAfterSpawningProcess: true),
+                        error: .combinedWithOutput
+                    ) { execution in
+                        processGroup.pid = execution.processIdentifier.value
+                    }
+                    switch result.terminationStatus {
+                    case .exited(let code): return .exited(code)
+                    case .signaled(let signal): return .signalled(signal)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: request.timeout)
+                    return nil
+                }
+                guard let first = try await group.next() else { preconditionFailure("a task group of two returned nothing") }
+                if let finished = first {
+                    group.cancelAll()
+                    return finished
+                }
+                // Timed out: stop the whole group, gently first.
+                let leader = processGroup.pid
+                if let leader { kill(-leader, SIGTERM) }
+                group.addTask {
+                    try await Task.sleep(for: request.killGrace)
+                    return nil
+                }
+                while let next = try await group.next() {
+                    if next == nil, let leader { kill(-leader, SIGKILL) }
+                    if next != nil { break }
+                }
+                group.cancelAll()
+                if let leader { kill(-leader, SIGKILL) }  // whatever of the group is left
+                return .timedOut
+            }
+        } catch is CancellationError {
+            termination = .failedToStart("cancelled")
+        } catch {
+            close(pipe.write)
+            termination = .failedToStart(Self.describe(error, program: program, folder: request.workingDirectory))
+        }
+        let output = await reader.finish(after: drainGrace)
+        return CommandResult(termination: termination, output: output, duration: clock.now - start)
+    }
+
+    static func overrides(_ variables: [String: String]) -> [Environment.Key: String?] {
+        var overrides: [Environment.Key: String?] = [:]
+        for (name, value) in variables {
+            if let key = Environment.Key(rawValue: name) { overrides[key] = value }
+        }
+        return overrides
+    }
+
+    static func platformOptions() -> PlatformOptions {
+        var options = PlatformOptions()
+        options.processGroupID = 0  // a new group led by the command, so a timeout can stop all of it
+        return options
+    }
+
+    static func makePipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        // The read end must not leak into the command, or the pipe would never see its end.
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        return (fds[0], fds[1])
+    }
+
+    static func describe(_ error: any Error, program: String, folder: String) -> String {
+        if !FileManager.default.fileExists(atPath: folder) {
+            return "the working folder \(folder) does not exist"
+        }
+        if program.contains("/") {
+            let path = program.hasPrefix("/") ? program : folder + "/" + program
+            if !FileManager.default.fileExists(atPath: path) { return "\(program) does not exist" }
+            if !FileManager.default.isExecutableFile(atPath: path) { return "\(program) is not executable; run chmod +x \(program)" }
+        }
+        return "\(program): \(error)"
+    }
+}
+
+/// The process id of a running command, which is also its process group's id.
+final class ProcessGroupLeader: Sendable {
+    private let state = Mutex<pid_t?>(nil)
+
+    var pid: pid_t? {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
+    }
+}
+
+/// Reads a pipe on its own thread into an ``OutputTail`` until the pipe ends or it is told to stop.
+final class PipeReader: Sendable {
+    private let fd: Int32
+    private let tail: OutputTail
+    private let redactor: Redactor
+    private let onOutput: (@Sendable (String) -> Void)?
+    private let stopRequested = Atomic<Bool>(false)
+    private let done = Mutex<(finished: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    init(fd: Int32, limit: Int, redactor: Redactor, onOutput: (@Sendable (String) -> Void)?) {
+        self.fd = fd
+        self.tail = OutputTail(limit: limit)
+        self.redactor = redactor
+        self.onOutput = onOutput
+    }
+
+    func start() {
+        let thread = Thread { [self] in self.readUntilEnd() }
+        thread.name = "sluice-output"
+        thread.start()
+    }
+
+    private func readUntilEnd() {
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while !stopRequested.load(ordering: .acquiring) {
+            let ready = poll(&poller, 1, 50)
+            if ready < 0, errno == EINTR { continue }
+            if ready <= 0 { continue }
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { break }
+            tail.append(buffer[0..<count])
+            if let onOutput { onOutput(redactor.redact(String(decoding: buffer[0..<count], as: UTF8.self))) }
+        }
+        close(fd)
+        let waiter = done.withLock { state in
+            state.finished = true
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Waits up to `grace` for the pipe to end, then stops reading; returns the redacted tail.
+    func finish(after grace: Duration) async -> String {
+        let stopper = Task.detached { [self] in
+            try? await Task.sleep(for: grace)
+            stopRequested.store(true, ordering: .releasing)
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let alreadyFinished = done.withLock { state in
+                if state.finished { return true }
+                state.waiter = continuation
+                return false
+            }
+            if alreadyFinished { continuation.resume() }
+        }
+        stopper.cancel()
+        return redactor.redact(tail.text)
+    }
+}
