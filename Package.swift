@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Runbook model, loading, validation, templating and stage assignment. No I/O beyond
@@ -32,6 +34,9 @@ let package = Package(
                 "SluiceCore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The SQLite audit store: schema, migrations, hash chain, locks.
@@ -54,7 +59,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution"]),
+        .testTarget(
+            name: "SluiceExecutionTests",
+            dependencies: [
+                "SluiceExecution",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SluiceAuditTests", dependencies: ["SluiceAudit"]),
         // Runs the built `sluice` binary as an operator would.
         .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice"]),

@@ -223,7 +223,7 @@ struct RunbookBuilder {
     }
 
     private func targetList(_ nodes: [Node], reader: YAMLReader, listNode: Node) -> [Target] {
-        if nodes.isEmpty, !reader.isNull(listNode) {
+        if nodes.isEmpty {
             sink.error("the target list is empty; a runbook needs at least one target", at: reader.location(listNode))
         }
         return nodes.compactMap { node in

@@ -144,9 +144,12 @@ struct RunbookValidator {
     private func checkTemplates() {
         for hold in runbook.holds {
             check([hold.pause, hold.resume].flatMap(\.templates), scope: .run("a hold"))
+            checkQuoting(hold.pause)
+            checkQuoting(hold.resume)
         }
         for guardCheck in runbook.guards {
             check(guardCheck.run.templates, scope: .stage("a guard"))
+            checkQuoting(guardCheck.run)
         }
         for preflight in runbook.preflight {
             check(preflight.run.templates, scope: .target(nil))

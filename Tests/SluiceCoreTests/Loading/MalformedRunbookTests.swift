@@ -116,6 +116,12 @@ struct MalformedRunbookTests {
             id: demo
             steps: [{ name: a, run: echo a }]
             """, "1:1: error: the runbook has no targets; add `targets:` (a list) or `inventory: FILE`"),
+        MalformedCase("targets key with nothing under it", headed: false, """
+            sluice: 1
+            id: demo
+            targets:
+            steps: [{ name: a, run: echo a }]
+            """, "3:9: error: the target list is empty; a runbook needs at least one target"),
         MalformedCase("targets and inventory both", """
             inventory: hosts.yaml
             steps: [{ name: a, run: echo a }]

@@ -1,0 +1,84 @@
+import SluiceCore
+
+/// A health probe with its templates rendered for one target.
+public enum RenderedProbe: Sendable, Hashable, Codable, CustomStringConvertible {
+    case http(url: String)
+    case tcp(host: String, port: Int)
+    case command(RenderedCommand)
+
+    public var description: String {
+        switch self {
+        case .http(let url): "GET \(url)"
+        case .tcp(let host, let port): "connect to \(host):\(port)"
+        case .command(let command): command.description
+        }
+    }
+}
+
+/// One attempt of a health check.
+public struct ProbeRequest: Sendable {
+    public var probe: RenderedProbe
+    /// The expected HTTP status; nil accepts any 2xx.
+    public var status: Int?
+    /// Text the HTTP body must contain.
+    public var contains: String?
+    /// The bound on this attempt.
+    public var timeout: Duration
+    /// For command probes: where and with what environment they run, and what to redact.
+    public var workingDirectory: String
+    public var environment: [String: String]
+    public var redactor: Redactor
+
+    public init(
+        probe: RenderedProbe, status: Int? = nil, contains: String? = nil, timeout: Duration = .seconds(5),
+        workingDirectory: String = "/", environment: [String: String] = [:], redactor: Redactor = .none
+    ) {
+        self.probe = probe
+        self.status = status
+        self.contains = contains
+        self.timeout = timeout
+        self.workingDirectory = workingDirectory
+        self.environment = environment
+        self.redactor = redactor
+    }
+}
+
+/// What one attempt found.
+public struct ProbeResult: Sendable, Equatable {
+    public var healthy: Bool
+    /// For people: "HTTP 200", "HTTP 503", "connection refused", "body lacks `ok`", a command's output.
+    public var detail: String
+
+    public init(healthy: Bool, detail: String) {
+        self.healthy = healthy
+        self.detail = detail
+    }
+}
+
+/// Probes a target's health once. The seam between the engine and the network.
+public protocol HealthProber: Sendable {
+    func probe(_ request: ProbeRequest) async -> ProbeResult
+}
+
+/// The attempts of a health check: it fails only after every attempt failed.
+public struct HealthCheckOutcome: Sendable, Equatable {
+    public var attempts: [ProbeResult]
+
+    public var healthy: Bool { attempts.last?.healthy ?? false }
+}
+
+extension HealthProber {
+    /// Probes up to `attempts` times, `interval` apart on `clock`, stopping at the first success.
+    public func check<C: Clock>(
+        _ request: ProbeRequest, attempts: Int, interval: Duration, clock: C
+    ) async -> HealthCheckOutcome where C.Duration == Duration {
+        var results: [ProbeResult] = []
+        for attempt in 1...max(attempts, 1) {
+            let result = await probe(request)
+            results.append(result)
+            if result.healthy || attempt == attempts { break }
+            try? await clock.sleep(for: interval)
+        }
+        return HealthCheckOutcome(attempts: results)
+    }
+}
