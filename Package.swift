@@ -25,7 +25,10 @@ let package = Package(
         // reading the runbook's own files.
         .target(
             name: "SluiceCore",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // Real I/O: processes (swift-subprocess), health probes, file changes.
         .target(

@@ -1,20 +1,5 @@
 import SluiceCore
 
-/// A health probe with its templates rendered for one target.
-public enum RenderedProbe: Sendable, Hashable, Codable, CustomStringConvertible {
-    case http(url: String)
-    case tcp(host: String, port: Int)
-    case command(RenderedCommand)
-
-    public var description: String {
-        switch self {
-        case .http(let url): "GET \(url)"
-        case .tcp(let host, let port): "connect to \(host):\(port)"
-        case .command(let command): command.description
-        }
-    }
-}
-
 /// One attempt of a health check.
 public struct ProbeRequest: Sendable {
     public var probe: RenderedProbe

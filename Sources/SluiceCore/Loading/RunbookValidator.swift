@@ -160,7 +160,7 @@ struct RunbookValidator {
             if case .file(let change) = step.action, let validate = change.validate {
                 check(validate.templates, scope: .validate(step))
             }
-            for command in Self.shellCommands(of: step) { checkQuoting(command) }
+            for command in step.commands { checkQuoting(command) }
         }
     }
 
@@ -182,17 +182,6 @@ struct RunbookValidator {
             break
         }
         return templates
-    }
-
-    static func shellCommands(of step: Step) -> [Command] {
-        var commands = [step.check, step.rollback].compactMap { $0 }
-        switch step.action {
-        case .run(let command), .cacheRefresh(let command): commands.append(command)
-        case .health(let health): if case .command(let command) = health.probe { commands.append(command) }
-        case .file(let change): commands += [change.validate, change.reload].compactMap { $0 }
-        case .wait: break
-        }
-        return commands
     }
 
     private func check(_ templates: [Template], scope: Scope) {
@@ -270,7 +259,7 @@ struct RunbookValidator {
 
     private func checkScripts() {
         var checked = Set<String>()
-        for command in allCommands() {
+        for command in runbook.allCommands {
             guard let script = command.script else { continue }
             let path = PathResolver.resolve(script, in: runbook.directory)
             guard checked.insert(path + "@" + command.location.description).inserted else { continue }
@@ -283,13 +272,6 @@ struct RunbookValidator {
                 sink.error("script `\(script)` is not executable; run `chmod +x \(script)`", at: command.location)
             }
         }
-    }
-
-    private func allCommands() -> [Command] {
-        var commands = runbook.holds.flatMap { [$0.pause, $0.resume] }
-        commands += runbook.guards.map(\.run) + runbook.preflight.map(\.run)
-        for step in runbook.steps + runbook.recovery { commands += Self.shellCommands(of: step) }
-        return commands
     }
 
     // MARK: Helpers

@@ -142,6 +142,18 @@ public struct Step: Sendable, Equatable {
         self.location = location
     }
 
+    /// Every command the step holds: its action's, `check`, `rollback`, a file's `validate` and `reload`.
+    public var commands: [Command] {
+        var commands = [check, rollback].compactMap { $0 }
+        switch action {
+        case .run(let command), .cacheRefresh(let command): commands.append(command)
+        case .health(let health): if case .command(let command) = health.probe { commands.append(command) }
+        case .file(let change): commands += [change.validate, change.reload].compactMap { $0 }
+        case .wait: break
+        }
+        return commands
+    }
+
     public static func == (lhs: Step, rhs: Step) -> Bool {
         lhs.name == rhs.name && lhs.action == rhs.action && lhs.check == rhs.check && lhs.rollback == rhs.rollback
             && lhs.timeout == rhs.timeout && lhs.retries == rhs.retries && lhs.retryDelay == rhs.retryDelay

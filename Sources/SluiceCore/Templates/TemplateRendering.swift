@@ -1,3 +1,5 @@
+import Foundation
+
 /// The values templates are rendered with for one command on one target.
 public struct RenderContext: Sendable {
     public var target: Target?
@@ -130,5 +132,52 @@ extension Command {
         case .argv(let arguments):
             .argv(try arguments.map { try $0.render(in: context, quoting: .verbatim, redactingSecrets: redactingSecrets) })
         }
+    }
+}
+
+/// A health probe with its templates rendered for one target.
+public enum RenderedProbe: Sendable, Hashable, Codable, CustomStringConvertible {
+    case http(url: String)
+    case tcp(host: String, port: Int)
+    case command(RenderedCommand)
+
+    public var description: String {
+        switch self {
+        case .http(let url): "GET \(url)"
+        case .tcp(let host, let port): "connect to \(host):\(port)"
+        case .command(let command): command.description
+        }
+    }
+}
+
+extension HealthCheck.Probe {
+    /// Renders the probe's templates; a `tcp` address splits into host and port.
+    ///
+    /// - Throws: ``TemplateRenderError``, or ``ProbeAddressError`` for a `tcp` value that is not
+    ///   `HOST:PORT` once rendered.
+    public func render(in context: RenderContext, redactingSecrets: Bool = false) throws -> RenderedProbe {
+        switch self {
+        case .http(let url):
+            return .http(url: try url.render(in: context, quoting: .verbatim, redactingSecrets: redactingSecrets))
+        case .tcp(let address):
+            let text = try address.render(in: context, quoting: .verbatim, redactingSecrets: redactingSecrets)
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+                throw ProbeAddressError(address: text, location: address.location)
+            }
+            let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            return .tcp(host: host, port: port)
+        case .command(let command):
+            return .command(try command.render(in: context, redactingSecrets: redactingSecrets))
+        }
+    }
+}
+
+/// A `tcp` health address that is not `HOST:PORT` once its templates are rendered.
+public struct ProbeAddressError: Error, Equatable, CustomStringConvertible {
+    public var address: String
+    public var location: SourceLocation
+
+    public var description: String {
+        "\(location): `\(address)` is not HOST:PORT with a port from 1 to 65535"
     }
 }

@@ -1,0 +1,82 @@
+import Crypto
+import Foundation
+
+/// The content an approval or a saved plan covers: the runbook, its inventory, its file sources
+/// and its scripts, each by SHA-256, and one hash over them all.
+///
+/// Paths are recorded as the runbook writes them (relative to its folder), so the same content
+/// copied elsewhere on disk has the same hash. Variable files are not covered: they may hold
+/// secrets, and their values are not part of the change's text.
+public struct ContentDigest: Sendable, Equatable, Codable {
+    /// One file the digest covers.
+    public struct File: Sendable, Equatable, Codable {
+        /// `runbook`, `inventory`, `source` or `script`.
+        public var role: String
+        public var path: String
+        /// Hex SHA-256 of the file's bytes; `missing` when it could not be read.
+        public var sha256: String
+    }
+
+    public var files: [File]
+    /// Hex SHA-256 over every file's role, path and hash, in a fixed order.
+    public var hash: String
+
+    public init(files: [File]) {
+        self.files = files.sorted { ($0.role, $0.path) < ($1.role, $1.path) }
+        let manifest = self.files.map { "\($0.role)\t\($0.path)\t\($0.sha256)\n" }.joined()
+        hash = Self.sha256(Data(manifest.utf8))
+    }
+
+    /// Reads and hashes every file `runbook` depends on.
+    public init(runbook: Runbook) {
+        var files: [File] = []
+        var seen = Set<String>()
+        func add(_ role: String, _ path: String, label: String? = nil) {
+            guard seen.insert(role + "\t" + path).inserted else { return }
+            let resolved = PathResolver.resolve(path, in: runbook.directory)
+            let digest = FileManager.default.contents(atPath: resolved).map(Self.sha256) ?? "missing"
+            files.append(File(role: role, path: label ?? path, sha256: digest))
+        }
+        add("runbook", (runbook.file as NSString).lastPathComponent)
+        if let inventory = runbook.inventory { add("inventory", inventory) }
+        for step in runbook.steps + runbook.recovery {
+            if case .file(let change) = step.action, case .source(let path, _) = change.content { add("source", path) }
+        }
+        for command in runbook.allCommands { if let script = command.script { add("script", script) } }
+        self.init(files: files)
+    }
+
+    /// What differs between this digest and `other`, for people: "script scripts/apply.sh changed".
+    public func changes(since other: ContentDigest) -> [String] {
+        let before = Dictionary(other.files.map { ($0.role + " " + $0.path, $0.sha256) }, uniquingKeysWith: { first, _ in first })
+        let after = Dictionary(files.map { ($0.role + " " + $0.path, $0.sha256) }, uniquingKeysWith: { first, _ in first })
+        var changes: [String] = []
+        for file in files {
+            let key = file.role + " " + file.path
+            switch before[key] {
+            case nil: changes.append("\(key) was added")
+            case let old? where old != file.sha256: changes.append(file.sha256 == "missing" ? "\(key) is missing" : "\(key) changed")
+            default: break
+            }
+        }
+        for file in other.files where after[file.role + " " + file.path] == nil {
+            changes.append("\(file.role) \(file.path) is no longer used")
+        }
+        return changes
+    }
+
+    public static func sha256(_ data: Data) -> String {
+        SHA256.hash(data: data).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}
+
+extension Runbook {
+    /// Every command the runbook holds, in no particular order.
+    public var allCommands: [Command] {
+        holds.flatMap { [$0.pause, $0.resume] } + guards.map(\.run) + preflight.map(\.run)
+            + (steps + recovery).flatMap(\.commands)
+    }
+}

@@ -1,0 +1,241 @@
+import Foundation
+
+/// Everything `apply` would do, rendered per target, with what the dry run found.
+///
+/// A plan is a value: built purely by ``Planner`` from a runbook, its resolved variables and the
+/// time, then annotated by the checks `sluice plan` runs. What it shows is what apply executes.
+/// Displayed commands and file contents have secret values replaced by `***`; the executable forms
+/// (which hold secrets) live only in memory and are never encoded, so a saved plan holds no secret.
+public struct Plan: Sendable, Codable, Equatable {
+    public static let currentFormat = 1
+
+    public var format: Int
+    /// The plan's own run id: `plan` is recorded as a run like any other.
+    public var runID: String
+    public var createdAt: Date
+    public var runbook: RunbookInfo
+    public var content: ContentDigest
+    public var window: WindowVerdict
+    public var approval: ApprovalRequirement
+    public var onFailure: String
+    public var rollbackScope: String
+    public var holds: [PlannedHold]
+    public var guards: [PlannedGuard]
+    public var stages: [PlannedStage]
+
+    /// Every planned target, stage by stage.
+    public var targets: [PlannedTarget] { stages.flatMap(\.targets) }
+
+    /// Counts for the report's last lines.
+    public var summary: PlanSummary {
+        var summary = PlanSummary()
+        summary.targets = targets.count
+        for target in targets {
+            for outcome in target.preflight.compactMap(\.outcome) { summary.count(outcome, isProbe: false) }
+            for step in target.steps where step.applies {
+                summary.steps += 1
+                summary.count(step.verification, isProbe: step.action == "health")
+            }
+        }
+        for outcome in guards.compactMap(\.check.outcome) { summary.count(outcome, isProbe: false) }
+        return summary
+    }
+}
+
+/// What identifies the runbook a plan was made from.
+public struct RunbookInfo: Sendable, Codable, Equatable {
+    public var id: String
+    public var title: String?
+    public var kind: String
+    public var owner: String?
+    public var ticket: String?
+    /// The runbook's path as given, and its folder.
+    public var file: String
+    public var directory: String
+}
+
+/// Whether applying needs an approval, and of what kind.
+public struct ApprovalRequirement: Sendable, Codable, Equatable {
+    public var required: Bool
+    public var distinctApprover: Bool
+}
+
+/// A command as shown (secrets masked) and, in memory only, as executed.
+public struct PlannedCommand: Sendable, Codable, Equatable {
+    public var display: String
+    /// The command to run, with secret values; never encoded.
+    public var executable: RenderedCommand?
+    /// What happened when the dry run ran it, if it did.
+    public var outcome: CheckOutcome?
+
+    public init(display: String, executable: RenderedCommand?, outcome: CheckOutcome? = nil) {
+        self.display = display
+        self.executable = executable
+        self.outcome = outcome
+    }
+
+    enum CodingKeys: String, CodingKey { case display, outcome }
+}
+
+/// The result of one read-only check in the dry run.
+public struct CheckOutcome: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        case passed
+        case failed
+        /// A health probe that found the target unhealthy as things stand: worth knowing, not a failure.
+        case unhealthy
+        /// Nothing in the runbook lets the dry run check this step.
+        case notChecked = "not_checked"
+        /// Nothing to check: a wait, or a step that does not apply to the target.
+        case nothingToCheck = "nothing_to_check"
+    }
+
+    public var status: Status
+    /// For people: why it failed, or why it could not be checked.
+    public var detail: String
+    public var exitCode: Int32?
+    /// The end of the command's output, redacted.
+    public var output: String?
+    public var durationMilliseconds: Int?
+
+    public init(status: Status, detail: String, exitCode: Int32? = nil, output: String? = nil, durationMilliseconds: Int? = nil) {
+        self.status = status
+        self.detail = detail
+        self.exitCode = exitCode
+        self.output = output
+        self.durationMilliseconds = durationMilliseconds
+    }
+}
+
+public struct PlannedHold: Sendable, Codable, Equatable {
+    public var name: String
+    public var pause: String
+    public var resume: String
+}
+
+public struct PlannedGuard: Sendable, Codable, Equatable {
+    public var name: String
+    public var check: PlannedCommand
+    public var every: String?
+}
+
+public struct PlannedStage: Sendable, Codable, Equatable {
+    public var name: String
+    public var parallel: Int
+    /// How many failed targets the stage tolerates.
+    public var toleratedFailures: Int
+    public var bake: String?
+    public var targets: [PlannedTarget]
+}
+
+public struct PlannedTarget: Sendable, Codable, Equatable {
+    public var name: String
+    public var labels: [String: String]
+    public var preflight: [NamedCheck]
+    public var steps: [PlannedStep]
+    /// What recovery runs for this target after a rollback.
+    public var recovery: [PlannedStep]
+}
+
+/// A named command: a preflight check.
+public struct NamedCheck: Sendable, Codable, Equatable {
+    public var name: String
+    public var command: PlannedCommand
+    public var outcome: CheckOutcome? {
+        get { command.outcome }
+        set { command.outcome = newValue }
+    }
+}
+
+/// One step on one target.
+public struct PlannedStep: Sendable, Codable, Equatable {
+    public var name: String
+    /// `run`, `health`, `cache_refresh`, `file` or `wait`.
+    public var action: String
+    /// False when the step's `when` labels do not match the target: apply skips it there.
+    public var applies: Bool
+    /// The action's command (run, cache_refresh, a health command).
+    public var command: PlannedCommand?
+    /// What plan runs instead of a run step.
+    public var check: PlannedCommand?
+    public var rollback: PlannedCommand?
+    public var health: PlannedHealth?
+    public var file: PlannedFile?
+    public var wait: String?
+    public var timeout: String
+    public var retries: Int
+    public var retryDelay: String
+    /// How the dry run verified the step, and what it found.
+    public var verification: CheckOutcome
+    /// The step's `env:` rendered, with secret values; never encoded.
+    public var environment: [String: String]?
+
+    enum CodingKeys: String, CodingKey {
+        case name, action, applies, command, check, rollback, health, file, wait, timeout, retries, retryDelay, verification
+    }
+}
+
+public struct PlannedHealth: Sendable, Codable, Equatable {
+    public var probe: RenderedProbe
+    /// The probe with secret values, for the dry run to use; never encoded.
+    public var executableProbe: RenderedProbe?
+    public var status: Int?
+    public var contains: String?
+    public var attempts: Int
+    public var interval: String
+    public var timeout: String
+
+    enum CodingKeys: String, CodingKey { case probe, status, contains, attempts, interval, timeout }
+}
+
+public struct PlannedFile: Sendable, Codable, Equatable {
+    public enum Change: String, Sendable, Codable {
+        case create, modify, unchanged
+        /// Same content, different permission bits.
+        case mode
+    }
+
+    public var path: String
+    /// The path with secret values, absolute; never encoded.
+    public var executablePath: String?
+    /// Where the dry run writes the new content for `validate`; never encoded.
+    public var validateFile: String?
+    /// The mode the file will have, as octal text; nil keeps an existing file's mode (0644 if new).
+    public var mode: String?
+    /// The new content as shown, secrets masked.
+    public var content: String
+    /// The new content as written; never encoded.
+    public var executableContent: String?
+    public var validate: PlannedCommand?
+    public var reload: PlannedCommand?
+    /// Filled by the dry run: what writing the file would change, and the diff.
+    public var change: Change?
+    public var currentMode: String?
+    public var diff: String?
+
+    enum CodingKeys: String, CodingKey { case path, mode, content, validate, reload, change, currentMode, diff }
+}
+
+/// The report's closing counts.
+public struct PlanSummary: Sendable, Codable, Equatable {
+    public var targets = 0
+    /// Step instances that apply would run (steps times the targets they apply to).
+    public var steps = 0
+    public var checked = 0
+    public var notChecked = 0
+    public var failures = 0
+    /// Health probes that found a target unhealthy before the change.
+    public var unhealthy = 0
+
+    mutating func count(_ outcome: CheckOutcome, isProbe: Bool) {
+        switch outcome.status {
+        case .passed: checked += 1
+        case .failed: checked += 1; failures += 1
+        case .unhealthy: checked += 1; unhealthy += 1
+        case .notChecked: notChecked += 1
+        case .nothingToCheck: break
+        }
+    }
+
+    public var ready: Bool { failures == 0 }
+}

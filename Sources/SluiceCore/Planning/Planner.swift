@@ -1,0 +1,154 @@
+import Foundation
+
+/// Builds a ``Plan`` from a runbook: stages with their targets, and every command rendered for
+/// every target it runs on. Pure: no command runs, no file is read.
+public struct Planner: Sendable {
+    /// The text shown where a file step's `validate` gets its temporary file.
+    public static let temporaryFileDisplay = "<new content>"
+
+    public init() {}
+
+    /// - Parameters:
+    ///   - validateFile: the temporary file a file step's `validate` checks on a target, given the
+    ///     target's name, the step's index and the file's path; the dry run writes the new content there.
+    /// - Throws: ``TemplateRenderError`` or ``ProbeAddressError`` when a value cannot be rendered.
+    public func plan(
+        runbook: Runbook, variables: ResolvedVariables, runID: String, now: Date, content: ContentDigest,
+        validateFile: (String, Int, String) -> String = { _, _, path in path }
+    ) throws -> Plan {
+        let base = RenderContext(variables: variables, target: nil, runID: runID, stageName: nil, runbookDirectory: runbook.directory)
+        let assignment = runbook.stageAssignment
+        let firstStage = runbook.rollout.stages.first?.name
+        var stages: [PlannedStage] = []
+        for (index, stage) in runbook.rollout.stages.enumerated() {
+            let members = assignment.stages[index].map { runbook.targets[$0] }
+            var stageContext = base
+            stageContext.stageName = stage.name
+            let targets = try members.map { target in
+                var context = stageContext
+                context.target = target
+                return try plan(target: target, runbook: runbook, context: context, validateFile: validateFile)
+            }
+            stages.append(PlannedStage(
+                name: stage.name, parallel: stage.parallel, toleratedFailures: stage.maxFailures.tolerated(outOf: members.count),
+                bake: stage.bake.map(RunbookDuration.format), targets: targets))
+        }
+        var guardContext = base
+        guardContext.stageName = firstStage
+        return Plan(
+            format: Plan.currentFormat, runID: runID, createdAt: now,
+            runbook: RunbookInfo(
+                id: runbook.id, title: runbook.title, kind: runbook.kind.rawValue, owner: runbook.owner,
+                ticket: runbook.ticket, file: runbook.file, directory: runbook.directory),
+            content: content, window: WindowCalendar(runbook: runbook).verdict(at: now),
+            approval: ApprovalRequirement(required: runbook.approval.required, distinctApprover: runbook.approval.distinctApprover),
+            onFailure: runbook.rollout.onFailure.rawValue, rollbackScope: runbook.rollout.rollbackScope.rawValue,
+            holds: try runbook.holds.map { hold in
+                PlannedHold(
+                    name: hold.name, pause: try hold.pause.render(in: base, redactingSecrets: true).description,
+                    resume: try hold.resume.render(in: base, redactingSecrets: true).description)
+            },
+            guards: try runbook.guards.map { guardCheck in
+                PlannedGuard(name: guardCheck.name, check: try command(guardCheck.run, guardContext), every: guardCheck.every.map(RunbookDuration.format))
+            },
+            stages: stages)
+    }
+
+    private func plan(
+        target: Target, runbook: Runbook, context: RenderContext, validateFile: (String, Int, String) -> String
+    ) throws -> PlannedTarget {
+        PlannedTarget(
+            name: target.name, labels: target.labels,
+            preflight: try runbook.preflight.map { NamedCheck(name: $0.name, command: try command($0.run, context)) },
+            steps: try runbook.steps.enumerated().map { index, step in
+                try plan(step: step, index: index, target: target, context: context, validateFile: validateFile)
+            },
+            recovery: try runbook.effectiveRecovery.enumerated().map { index, step in
+                try plan(step: step, index: index, target: target, context: context, validateFile: validateFile)
+            })
+    }
+
+    private func plan(
+        step: Step, index: Int, target: Target, context: RenderContext, validateFile: (String, Int, String) -> String
+    ) throws -> PlannedStep {
+        let applies = target.matches(step.when)
+        var planned = PlannedStep(
+            name: step.name, action: step.action.key, applies: applies, timeout: RunbookDuration.format(step.timeout),
+            retries: step.retries, retryDelay: RunbookDuration.format(step.retryDelay),
+            verification: CheckOutcome(status: .nothingToCheck, detail: ""))
+        guard applies else {
+            let labels = step.when.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            planned.verification = CheckOutcome(status: .nothingToCheck, detail: "not on this target (when \(labels))")
+            return planned
+        }
+        planned.check = try step.check.map { try command($0, context) }
+        planned.rollback = try step.rollback.map { try command($0, context) }
+        planned.environment = try Dictionary(uniqueKeysWithValues: step.env.map {
+            ($0.name, try $0.value.render(in: context, quoting: .verbatim))
+        })
+        switch step.action {
+        case .run(let run), .cacheRefresh(let run):
+            planned.command = try command(run, context)
+            planned.verification = step.check == nil
+                ? CheckOutcome(status: .notChecked, detail: "no `check` command: the dry run cannot verify this step")
+                : CheckOutcome(status: .notChecked, detail: "check not run yet")
+        case .health(let health):
+            planned.health = PlannedHealth(
+                probe: try health.probe.render(in: context, redactingSecrets: true),
+                executableProbe: try health.probe.render(in: context),
+                status: health.status, contains: health.contains, attempts: health.attempts,
+                interval: RunbookDuration.format(health.interval), timeout: RunbookDuration.format(health.timeout))
+            planned.verification = CheckOutcome(status: .notChecked, detail: "probe not run yet")
+        case .file(let change):
+            let path = try change.path.render(in: context, quoting: .verbatim)
+            var validateContext = context
+            validateContext.file = validateFile(target.name, index, path)
+            var displayContext = context
+            displayContext.file = Self.temporaryFileDisplay
+            planned.file = PlannedFile(
+                path: try change.path.render(in: context, quoting: .verbatim, redactingSecrets: true),
+                executablePath: PathResolver.resolve(path, in: context.runbookDirectory),
+                validateFile: change.validate == nil ? nil : validateContext.file,
+                mode: change.mode.map { String($0, radix: 8).leftPadded(to: 4) },
+                content: try change.content.template.render(in: context, quoting: .verbatim, redactingSecrets: true),
+                executableContent: try change.content.template.render(in: context, quoting: .verbatim),
+                validate: try change.validate.map {
+                    PlannedCommand(
+                        display: try $0.render(in: displayContext, redactingSecrets: true).description,
+                        executable: try $0.render(in: validateContext))
+                },
+                reload: try change.reload.map { try command($0, context) })
+            planned.verification = change.validate == nil
+                ? CheckOutcome(status: .notChecked, detail: "no `validate` command: only the diff shows the change")
+                : CheckOutcome(status: .notChecked, detail: "validate not run yet")
+        case .wait(let duration):
+            planned.wait = RunbookDuration.format(duration)
+            planned.verification = CheckOutcome(status: .nothingToCheck, detail: "a wait changes nothing")
+        }
+        return planned
+    }
+
+    private func command(_ command: Command, _ context: RenderContext) throws -> PlannedCommand {
+        PlannedCommand(
+            display: try command.render(in: context, redactingSecrets: true).description,
+            executable: try command.render(in: context))
+    }
+}
+
+extension Runbook {
+    /// What recovery runs on a rolled-back target: the `recovery` steps when given, else the
+    /// runbook's `cache_refresh` steps followed by its `health` steps.
+    public var effectiveRecovery: [Step] {
+        if !recovery.isEmpty { return recovery }
+        let refreshes = steps.filter { if case .cacheRefresh = $0.action { true } else { false } }
+        let healthChecks = steps.filter { if case .health = $0.action { true } else { false } }
+        return refreshes + healthChecks
+    }
+}
+
+extension String {
+    /// The text padded on the left to `length` characters.
+    public func leftPadded(to length: Int, with pad: Character = "0") -> String {
+        count >= length ? self : String(repeating: pad, count: length - count) + self
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import SluiceCore
+
+/// Runs the read-only parts of a plan: preflight, `check` commands, guards, each file step's
+/// `validate` on its new content, and one probe of each health step as things stand. Reads each
+/// file a file step would replace to show the diff. Nothing here changes a target: `run`,
+/// `rollback`, `cache_refresh`, holds and notifications never run in a dry run.
+public struct PlanChecker: Sendable {
+    let commands: any CommandRunner
+    let prober: any HealthProber
+    /// How many checks run at once.
+    let parallel: Int
+    let redactor: Redactor
+
+    public init(commands: any CommandRunner, prober: any HealthProber, parallel: Int = 16, redactor: Redactor) {
+        self.commands = commands
+        self.prober = prober
+        self.parallel = max(parallel, 1)
+        self.redactor = redactor
+    }
+
+    /// Where one check's result goes in the plan.
+    enum Slot: Sendable {
+        case guardCheck(Int)
+        case preflight(stage: Int, target: Int, index: Int)
+        case step(stage: Int, target: Int, index: Int)
+        case file(stage: Int, target: Int, index: Int, inspection: FileInspection)
+    }
+
+    /// Runs every check, at most `parallel` at a time, and records the results in `plan`.
+    public func check(_ plan: inout Plan) async {
+        let jobs = makeJobs(plan)
+        var results: [(Slot, CheckOutcome)] = []
+        await withTaskGroup(of: (Slot, CheckOutcome).self) { group in
+            var next = 0
+            func launch() {
+                let job = jobs[next]
+                next += 1
+                group.addTask { await job() }
+            }
+            while next < jobs.count, next < parallel { launch() }
+            while let result = await group.next() {
+                results.append(result)
+                if next < jobs.count { launch() }
+            }
+        }
+        for (slot, outcome) in results { record(outcome, at: slot, in: &plan) }
+    }
+
+    private func makeJobs(_ plan: Plan) -> [@Sendable () async -> (Slot, CheckOutcome)] {
+        var jobs: [@Sendable () async -> (Slot, CheckOutcome)] = []
+        let directory = plan.runbook.directory
+        let firstStage = plan.stages.first?.name ?? ""
+        for (index, guardCheck) in plan.guards.enumerated() {
+            guard let executable = guardCheck.check.executable else { continue }
+            let environment = Self.environment(plan.runID, target: nil, stage: firstStage, step: guardCheck.name)
+            jobs.append { (.guardCheck(index), await self.run(executable, in: directory, environment: environment, timeout: .seconds(60))) }
+        }
+        for (stageIndex, stage) in plan.stages.enumerated() {
+            for (targetIndex, target) in stage.targets.enumerated() {
+                for (index, preflight) in target.preflight.enumerated() {
+                    guard let executable = preflight.command.executable else { continue }
+                    let environment = Self.environment(plan.runID, target: target.name, stage: stage.name, step: preflight.name)
+                    jobs.append {
+                        (.preflight(stage: stageIndex, target: targetIndex, index: index),
+                         await self.run(executable, in: directory, environment: environment, timeout: Step.defaultTimeout))
+                    }
+                }
+                for (index, step) in target.steps.enumerated() where step.applies {
+                    let environment = Self.environment(plan.runID, target: target.name, stage: stage.name, step: step.name)
+                        .merging(step.environment ?? [:]) { _, stepValue in stepValue }
+                    let slot = Slot.step(stage: stageIndex, target: targetIndex, index: index)
+                    if let check = step.check?.executable {
+                        let timeout = RunbookDuration.parse(step.timeout) ?? Step.defaultTimeout
+                        jobs.append { (slot, await self.run(check, in: directory, environment: environment, timeout: timeout)) }
+                    } else if let health = step.health, let probe = health.executableProbe {
+                        let request = ProbeRequest(
+                            probe: probe, status: health.status, contains: health.contains,
+                            timeout: RunbookDuration.parse(health.timeout) ?? .seconds(5), workingDirectory: directory,
+                            environment: environment, redactor: redactor)
+                        jobs.append { (slot, await self.probe(request)) }
+                    } else if let file = step.file {
+                        jobs.append { await self.inspect(file, slot: (stageIndex, targetIndex, index), directory: directory, environment: environment, timeout: RunbookDuration.parse(step.timeout) ?? Step.defaultTimeout) }
+                    }
+                }
+            }
+        }
+        return jobs
+    }
+
+    /// `SLUICE_*` variables for a dry-run command.
+    static func environment(_ runID: String, target: String?, stage: String, step: String) -> [String: String] {
+        var environment = ["SLUICE_RUN_ID": runID, "SLUICE_MODE": "check", "SLUICE_STAGE": stage, "SLUICE_STEP": step]
+        if let target { environment["SLUICE_TARGET"] = target }
+        return environment
+    }
+
+    private func run(_ command: RenderedCommand, in directory: String, environment: [String: String], timeout: Duration) async -> CheckOutcome {
+        let result = await commands.run(CommandRequest(
+            command: command, workingDirectory: directory, environment: environment, timeout: timeout, redactor: redactor))
+        return CheckOutcome(
+            status: result.succeeded ? .passed : .failed, detail: result.termination.description, exitCode: result.exitCode,
+            output: result.output.isEmpty ? nil : result.output, durationMilliseconds: Int(result.duration.timeInterval * 1000))
+    }
+
+    private func probe(_ request: ProbeRequest) async -> CheckOutcome {
+        let result = await prober.probe(request)
+        return CheckOutcome(status: result.healthy ? .passed : .unhealthy, detail: (result.healthy ? "healthy now: " : "unhealthy now: ") + redactor.redact(result.detail))
+    }
+
+    /// What replacing a file would change, found by reading it.
+    struct FileInspection: Sendable {
+        var change: PlannedFile.Change
+        var currentMode: String?
+        var diff: String
+    }
+
+    private func inspect(
+        _ file: PlannedFile, slot: (Int, Int, Int), directory: String, environment: [String: String], timeout: Duration
+    ) async -> (Slot, CheckOutcome) {
+        let path = file.executablePath ?? file.path
+        let current = FileManager.default.contents(atPath: path)
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let currentMode = (attributes?[.posixPermissions] as? NSNumber).map { String($0.intValue, radix: 8).leftPadded(to: 4) }
+        let currentText = current.map { redactor.redact(String(decoding: $0, as: UTF8.self)) }
+        let newContent = file.executableContent ?? file.content
+        var change: PlannedFile.Change
+        if current == nil {
+            change = .create
+        } else if current == Data(newContent.utf8) {
+            change = (file.mode != nil && file.mode != currentMode) ? .mode : .unchanged
+        } else {
+            change = .modify
+        }
+        let diff = UnifiedDiff.make(old: currentText, new: file.content, path: file.path)
+        let inspection = FileInspection(change: change, currentMode: currentMode, diff: diff)
+        let fileSlot = Slot.file(stage: slot.0, target: slot.1, index: slot.2, inspection: inspection)
+        guard let validate = file.validate?.executable, let validateFile = file.validateFile else {
+            return (fileSlot, CheckOutcome(status: .notChecked, detail: "no `validate` command: only the diff shows the change"))
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: (validateFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(newContent.utf8).write(to: URL(fileURLWithPath: validateFile))
+        } catch {
+            return (fileSlot, CheckOutcome(status: .failed, detail: "could not write the new content for `validate`: \(error)"))
+        }
+        return (fileSlot, await run(validate, in: directory, environment: environment, timeout: timeout))
+    }
+
+    private func record(_ outcome: CheckOutcome, at slot: Slot, in plan: inout Plan) {
+        switch slot {
+        case .guardCheck(let index):
+            plan.guards[index].check.outcome = outcome
+        case .preflight(let stage, let target, let index):
+            plan.stages[stage].targets[target].preflight[index].outcome = outcome
+        case .step(let stage, let target, let index):
+            plan.stages[stage].targets[target].steps[index].verification = outcome
+        case .file(let stage, let target, let index, let inspection):
+            plan.stages[stage].targets[target].steps[index].verification = outcome
+            plan.stages[stage].targets[target].steps[index].file?.change = inspection.change
+            plan.stages[stage].targets[target].steps[index].file?.currentMode = inspection.currentMode
+            plan.stages[stage].targets[target].steps[index].file?.diff = inspection.diff
+            plan.stages[stage].targets[target].steps[index].file?.validate?.outcome = outcome
+        }
+    }
+}
