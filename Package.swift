@@ -41,8 +41,24 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helper for the audit store's multi-process tests and its benchmark (Scripts/bench-audit.sh).
+        .executableTarget(
+            name: "sluice-store-bench",
+            dependencies: [
+                "SluiceAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceAuditTests", dependencies: ["SluiceAudit"]),
+        .testTarget(
+            name: "SluiceAuditTests",
+            dependencies: [
+                "SluiceAudit",
+                "SluiceCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(name: "SluiceEndToEndTests", dependencies: ["SluiceCore"]),
     ],
     swiftLanguageModes: [.v6]

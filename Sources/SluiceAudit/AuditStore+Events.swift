@@ -113,21 +113,29 @@ extension AuditStore {
     /// ``ChainVerifier`` for how a problem is classified.
     public func verify() async throws -> ChainReport {
         try await read("verifying the event chain") { db in
+            // A value of the wrong type (text in exit_code, say) is tampering too, even when it
+            // reads back as the original value (SQLite reads the text 'zero' as the integer 0).
+            var firstWrongType = try Int64.fetchOne(db, sql: """
+                SELECT min(seq) FROM events
+                WHERE typeof(time) <> 'text' OR typeof(actor) <> 'text' OR typeof(kind) <> 'text'
+                   OR typeof(detail) <> 'text' OR typeof(prev_hash) <> 'text' OR typeof(hash) <> 'text'
+                   OR typeof(run_id) NOT IN ('text', 'null') OR typeof(target) NOT IN ('text', 'null')
+                   OR typeof(stage) NOT IN ('text', 'null') OR typeof(step) NOT IN ('text', 'null')
+                   OR typeof(status) NOT IN ('text', 'null') OR typeof(exit_code) NOT IN ('integer', 'null')
+                   OR typeof(duration_ms) NOT IN ('integer', 'null')
+                """)
             var events: [RecordedEvent] = []
-            var firstUndecodable: Int64?
             let rows = try Row.fetchCursor(db, sql: "SELECT * FROM events ORDER BY seq")
             while let row = try rows.next() {
-                // A value of the wrong type (text in exit_code, say) is tampering too: report it
-                // rather than fail the whole verification.
                 if let event = try? RecordedEvent(row: row) {
                     events.append(event)
-                } else if firstUndecodable == nil {
-                    firstUndecodable = row["seq"]
+                } else if firstWrongType == nil {
+                    firstWrongType = row["seq"]
                 }
             }
             let highest = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
             var report = ChainVerifier.verify(events, highestIssuedSeq: highest)
-            if let seq = firstUndecodable, seq <= report.problem?.seq ?? Int64.max {
+            if let seq = firstWrongType, seq <= report.problem?.seq ?? Int64.max {
                 report.problem = ChainProblem(
                     seq: seq, kind: .changed,
                     explanation: "a column holds a value of the wrong type, so the record was edited")

@@ -30,6 +30,9 @@ actor GroupCommitter {
         self.commit = commit
     }
 
+    /// How many appends wait for the transaction in flight to finish (for tests).
+    var queuedCount: Int { queue.count - queueStart }
+
     /// Appends `event` and returns it as recorded, after its transaction committed.
     func append(_ event: PreparedEvent) async throws -> RecordedEvent {
         if busy {
