@@ -102,13 +102,16 @@ extension AuditStore {
     }
 
     /// Frees the lock on `target` if, and only if, it is stale, and appends `lock.forced` with
-    /// `actor`, `reason` and the former holder, in one transaction. Returns the freed lock.
+    /// `actor`, `reason` and the former holder, in one transaction. Returns the freed lock and
+    /// the recorded event.
     ///
     /// - Throws: ``AuditStoreError/lockNotFound(target:)`` when nothing holds the target;
     ///   ``AuditStoreError/lockHolderMayBeAlive(_:_:)`` when the holder is live or cannot be
     ///   checked (nothing changes).
     @discardableResult
-    public func forceUnlock(target: String, actor: String, reason: String) async throws -> TargetLock {
+    public func forceUnlock(
+        target: String, actor: String, reason: String
+    ) async throws -> (lock: TargetLock, event: RecordedEvent) {
         try await write("forcing the lock on \(target)") { [self] db in
             guard let lock = try TargetLock.fetchOne(db, key: target) else {
                 throw AuditStoreError.lockNotFound(target: target)
@@ -123,8 +126,11 @@ extension AuditStore {
                     "holder_pid": .integer(Int64(lock.pid)), "heartbeat_at": .string(lock.heartbeatAt),
                     "forced_from_host": .string(ProcessProbe.hostName),
                 ])
-            _ = try appendInTransaction([draft], redactor: .none, in: db)
-            return lock
+            let recorded = try appendInTransaction([draft], redactor: .none, in: db)
+            guard let event = recorded.first else {
+                preconditionFailure("appending lock.forced for \(target) recorded no event")
+            }
+            return (lock, event)
         }
     }
 

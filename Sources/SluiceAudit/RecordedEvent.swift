@@ -77,12 +77,6 @@ public struct RecordedEvent: Codable, Sendable, Hashable, FetchableRecord, Persi
     /// The event's time, when the stored text is a valid ``Timestamp``.
     public var date: Date? { Timestamp.parse(time) }
 
-    /// The detail decoded into values, or `nil` when it is not a JSON object.
-    public var detailObject: [String: Any]? {
-        guard let data = detail.data(using: .utf8) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-    }
-
     /// The text the hash covers after ``prevHash``: the canonical JSON (``CanonicalJSON``) of an
     /// object holding every column except `prev_hash` and `hash`, absent values as `null`.
     public var canonicalJSON: String {

@@ -13,6 +13,10 @@ struct Sluice: AsyncParsableCommand {
             """,
         version: SluiceVersion.current,
         subcommands: [
+            RunsCommand.self,
+            ShowCommand.self,
+            AuditCommand.self,
+            UnlockCommand.self,
         ]
     )
 }

@@ -106,3 +106,23 @@ import Testing
         }
     }
 }
+
+@Suite struct EventExportTests {
+    static let event = RecordedEvent(
+        seq: 3, time: "2026-11-21T08:30:15.123Z", runID: nil, actor: "al\"ice", kind: "step.finished",
+        target: "a,b", stage: "line\nbreak", step: "plain", status: nil, exitCode: 0, durationMilliseconds: nil,
+        detail: "{}", prevHash: "p", hash: "h")
+
+    @Test func csvQuotesFieldsThatNeedItAndLeavesAbsentValuesEmpty() {
+        #expect(EventExport.header(.csv) == EventExport.columns.joined(separator: ",") + "\r\n")
+        #expect(EventExport.line(Self.event, format: .csv)
+            == "3,2026-11-21T08:30:15.123Z,,\"al\"\"ice\",step.finished,\"a,b\",\"line\nbreak\",plain,,0,,{},p,h\r\n")
+    }
+
+    @Test func jsonLinesHoldEveryColumnWithSortedKeys() {
+        let line = EventExport.line(Self.event, format: .jsonl)
+        #expect(line.hasSuffix("}\n"))
+        #expect(line.hasPrefix(#"{"actor":"al\"ice","detail":"{}","duration_ms":null,"exit_code":0,"hash":"h","#))
+        #expect(EventExport.header(.jsonl) == nil)
+    }
+}
