@@ -171,3 +171,25 @@ import Testing
         #expect(try await reopened.verify().isIntact)
     }
 }
+
+@Suite struct CancellationTests {
+    @Test func aCancelledCallerStillGetsItsEventCommittedAndSoDoOthersInItsBatch() async throws {
+        // Given appends from tasks that are cancelled as soon as they start
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        let tasks = (0..<8).map { index in
+            Task { try await store.append(Fixtures.draft(index), redactor: .none) }
+        }
+        for task in tasks { task.cancel() }
+
+        // When they finish
+        var returned: [RecordedEvent] = []
+        for task in tasks { returned.append(try await task.value) }
+
+        // Then every append ran to its commit: cancellation never abandons a started transaction
+        #expect(Set(try await store.events()) == Set(returned))
+        #expect(returned.count == 8)
+        #expect(try await store.verify().isIntact)
+    }
+}
