@@ -135,6 +135,14 @@ public enum ChainVerifier {
             indicesByPrevious[previous, default: []].first { $0 != excluded && fits($0, at: seq, after: previous) }
         }
 
+        /// Row `event` sits where the record `rightful` belongs, and nothing links to it.
+        func notInChain(_ event: RecordedEvent, rightful: Int, expectedSeq: Int64) -> ChainProblem {
+            ChainProblem(
+                seq: event.seq, kind: .inserted,
+                explanation: "this record is not part of the chain: the record at seq \(events[rightful].seq) "
+                    + "is the one that follows seq \(expectedSeq - 1)")
+        }
+
         func classify(index: Int, expectedSeq: Int64, expectedPrevious: String) -> ChainProblem {
             let event = events[index]
             let rightful = rightful(after: expectedPrevious, at: expectedSeq, excluding: index)
@@ -154,10 +162,7 @@ public enum ChainVerifier {
             if event.prevHash == expectedPrevious {
                 // Linked correctly, but its hash does not match its content.
                 if let rightful {
-                    return ChainProblem(
-                        seq: event.seq, kind: .inserted,
-                        explanation: "this record is not part of the chain: the record at seq \(events[rightful].seq) "
-                            + "is the one that follows seq \(expectedSeq - 1)")
+                    return notInChain(event, rightful: rightful, expectedSeq: expectedSeq)
                 }
                 return ChainProblem(
                     seq: event.seq, kind: .changed,
@@ -177,10 +182,7 @@ public enum ChainVerifier {
                         explanation: "it holds the record that follows the one at seq \(events[owner].seq); the record that "
                             + "belongs at seq \(event.seq) is stored at seq \(events[rightful].seq)")
                 }
-                return ChainProblem(
-                    seq: event.seq, kind: .inserted,
-                    explanation: "this record is not part of the chain: the record at seq \(events[rightful].seq) "
-                        + "is the one that follows seq \(expectedSeq - 1)")
+                return notInChain(event, rightful: rightful, expectedSeq: expectedSeq)
             }
             if let owner = owners.first(where: { $0 < index - 1 }), fits(index, at: events[owner].seq + 1, after: event.prevHash) {
                 let first = events[owner + 1].seq

@@ -9,6 +9,19 @@ import Testing
 @Suite struct ChainTamperTests {
     static let eventCount = 10
 
+    /// Renumbers the events after seq 5 to make room, then inserts a copy of event 5 at seq 6
+    /// with actor `mallory` and the given `prev_hash` and `hash` (SQL expressions over row 5).
+    static func insertAfterFifth(in world: TestWorld, prevHash: String, hash: String) throws {
+        try world.tamper("""
+            UPDATE events SET seq = -seq WHERE seq > 5;
+            UPDATE events SET seq = -seq + 1 WHERE seq < 0;
+            INSERT INTO events (seq, time, run_id, actor, kind, target, stage, step, status, exit_code, duration_ms,
+                                detail, prev_hash, hash)
+            SELECT 6, time, run_id, 'mallory', kind, target, stage, step, status, exit_code, duration_ms, detail,
+                   \(prevHash), \(hash) FROM events WHERE seq = 5;
+            """)
+    }
+
     @Test func untouchedStoreVerifies() async throws {
         let world = try TestWorld()
         defer { world.remove() }
@@ -108,14 +121,7 @@ import Testing
         forged.actor = "mallory"
         forged.prevHash = fifth.hash
         forged.hash = forged.expectedHash
-        try world.tamper("""
-            UPDATE events SET seq = -seq WHERE seq > 5;
-            UPDATE events SET seq = -seq + 1 WHERE seq < 0;
-            INSERT INTO events (seq, time, run_id, actor, kind, target, stage, step, status, exit_code, duration_ms,
-                                detail, prev_hash, hash)
-            SELECT 6, time, run_id, 'mallory', kind, target, stage, step, status, exit_code, duration_ms, detail,
-                   '\(forged.prevHash)', '\(forged.hash)' FROM events WHERE seq = 5;
-            """)
+        try Self.insertAfterFifth(in: world, prevHash: "'\(forged.prevHash)'", hash: "'\(forged.hash)'")
 
         // Then verification names the inserted event
         let problem = try #require(try await store.verify().problem)
@@ -128,14 +134,7 @@ import Testing
         defer { world.remove() }
         let store = try await Fixtures.store(in: world, events: Self.eventCount)
 
-        try world.tamper("""
-            UPDATE events SET seq = -seq WHERE seq > 5;
-            UPDATE events SET seq = -seq + 1 WHERE seq < 0;
-            INSERT INTO events (seq, time, run_id, actor, kind, target, stage, step, status, exit_code, duration_ms,
-                                detail, prev_hash, hash)
-            SELECT 6, time, run_id, 'mallory', kind, target, stage, step, status, exit_code, duration_ms, detail,
-                   hash, '\(String(repeating: "3", count: 64))' FROM events WHERE seq = 5;
-            """)
+        try Self.insertAfterFifth(in: world, prevHash: "hash", hash: "'\(String(repeating: "3", count: 64))'")
 
         let problem = try #require(try await store.verify().problem)
         #expect(problem.seq == 6)

@@ -40,55 +40,45 @@ import Testing
         PreparedEvent(Fixtures.draft(index), redactor: .none)
     }
 
-    @Test func appendsQueuedDuringACommitShareTheNextTransaction() async throws {
-        // Given a committer whose first transaction is held open
+    /// Holds the first transaction open until `followers` more appends are queued, then lets
+    /// everything commit; returns the size of each transaction and the targets returned.
+    static func batchSizes(maximumBatch: Int, followers: Int) async throws -> (sizes: [Int], targets: [String]) {
         let gate = Gate()
         let log = BatchLog()
-        let committer = GroupCommitter(maximumBatch: 512) { events in
+        let committer = GroupCommitter(maximumBatch: maximumBatch) { events in
             let recorded = await log.record(events)
             await gate.wait()
             return recorded
         }
-
-        try await withThrowingTaskGroup(of: RecordedEvent.self) { group in
+        let targets = try await withThrowingTaskGroup(of: RecordedEvent.self) { group in
             group.addTask { try await committer.append(Self.event(0)) }
             while await log.sizes.isEmpty { await Task.yield() }
-
-            // When ten more appends arrive while it is in flight
-            for index in 1...10 {
+            for index in 1...followers {
                 group.addTask { try await committer.append(Self.event(index)) }
             }
-            while await committer.queuedCount < 10 { await Task.yield() }
+            while await committer.queuedCount < followers { await Task.yield() }
             await gate.open()
-
-            // Then they are committed together, and each caller gets its own event back
             var targets: [String] = []
             for try await event in group { targets.append(event.target ?? "") }
-            #expect(Set(targets) == Set((0...10).map { "ap01-\($0)" }))
+            return targets
         }
-        #expect(await log.sizes == [1, 10])
+        return (await log.sizes, targets)
+    }
+
+    @Test func appendsQueuedDuringACommitShareTheNextTransaction() async throws {
+        // Given a committer whose first transaction is held open
+        // When ten more appends arrive while it is in flight
+        let (sizes, targets) = try await Self.batchSizes(maximumBatch: 512, followers: 10)
+
+        // Then they are committed together, and each caller gets its own event back
+        #expect(sizes == [1, 10])
+        #expect(Set(targets) == Set((0...10).map { "ap01-\($0)" }))
     }
 
     @Test func aBatchNeverExceedsTheMaximum() async throws {
-        let gate = Gate()
-        let log = BatchLog()
-        let committer = GroupCommitter(maximumBatch: 4) { events in
-            let recorded = await log.record(events)
-            await gate.wait()
-            return recorded
-        }
-
-        try await withThrowingTaskGroup(of: RecordedEvent.self) { group in
-            group.addTask { try await committer.append(Self.event(0)) }
-            while await log.sizes.isEmpty { await Task.yield() }
-            for index in 1...10 {
-                group.addTask { try await committer.append(Self.event(index)) }
-            }
-            while await committer.queuedCount < 10 { await Task.yield() }
-            await gate.open()
-            try await group.waitForAll()
-        }
-        #expect(await log.sizes == [1, 4, 4, 2])
+        let (sizes, targets) = try await Self.batchSizes(maximumBatch: 4, followers: 10)
+        #expect(sizes == [1, 4, 4, 2])
+        #expect(targets.count == 11)
     }
 
     struct Failure: Error {}

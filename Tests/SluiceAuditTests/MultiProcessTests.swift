@@ -137,7 +137,7 @@ import Testing
         let world = try TestWorld()
         defer { world.remove() }
         let holder = try Helper.start(
-            "sluice-store-bench", ["lock", world.storePath, "r-20261121-083015-0005", "db-2", "1"])
+            "sluice-store-bench", ["lock", world.storePath, "r-20261121-083015-0005", "db-2", "1", "hold"])
         defer { holder.closeInput() }
         holder.send("go")
         var buffer = Data()
@@ -147,6 +147,7 @@ import Testing
 
         // When an operator tries to force it
         // Then it is refused because the process is still there, and the lock stays
+        #expect(holder.process.isRunning, "holder exited with \(holder.process.terminationStatus): \(holder.errorText)")
         #expect(later.state(of: lock) == .live)
         await #expect(throws: AuditStoreError.self) {
             try await later.forceUnlock(target: "db-2", actor: "carol", reason: "looks stuck")
