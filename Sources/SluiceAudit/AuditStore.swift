@@ -51,13 +51,7 @@ public final class AuditStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-            // DatabasePool switches its writer to `synchronous=NORMAL` when it enables WAL, after
-            // prepareDatabase ran: put FULL back, or a power loss could undo committed events.
-            try pool.barrierWriteWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-            }
-            try Self.migrate(pool)
+            pool = try Self.openPool(path: path, configuration: configuration)
         } catch let error as AuditStoreError {
             throw error
         } catch {
@@ -70,6 +64,30 @@ public final class AuditStore: Sendable {
         self.connection = connection
         committer = GroupCommitter(maximumBatch: Self.maximumBatch) { events in
             try await connection.commit(events)
+        }
+    }
+
+    /// Opens the pool, restores `synchronous=FULL` and migrates.
+    ///
+    /// Processes opening a brand-new file at the same moment race to switch it to WAL, and
+    /// SQLite answers the loser `SQLITE_BUSY` at once, without waiting for its busy timeout; so
+    /// a busy open is retried, briefly and with jitter, for a few seconds.
+    private static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        var attempt = 0
+        while true {
+            do {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                // DatabasePool switches its writer to `synchronous=NORMAL` when it enables WAL,
+                // after prepareDatabase ran: put FULL back, or a power loss could undo commits.
+                try pool.barrierWriteWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                }
+                try migrate(pool)
+                return pool
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 100 {
+                attempt += 1
+                usleep(useconds_t(10_000 + Int.random(in: 0..<40_000)))
+            }
         }
     }
 

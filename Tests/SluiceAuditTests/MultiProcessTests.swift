@@ -36,6 +36,26 @@ import Testing
         #expect(report.isIntact, "\(String(describing: report.problem))")
     }
 
+    @Test func fourProcessesCreatingOneNewStoreAtOnceAllSucceed() async throws {
+        // Given no store yet
+        let world = try TestWorld()
+        defer { world.remove() }
+
+        // When four processes create it and append at the same moment
+        let writers = try (0..<4).map { index in
+            try Helper.start("sluice-store-bench", ["append", world.storePath, "50", "2", "new-\(index)"])
+        }
+
+        // Then none fails on the race to set the store up, and the chain holds all their events
+        for writer in writers {
+            var buffer = Data()
+            #expect(writer.finish(buffer: &buffer).count == 50, "writer failed: \(writer.errorText)")
+        }
+        let store = try AuditStore(path: world.storePath, createIfMissing: false)
+        #expect(try await store.eventCount() == 200)
+        #expect(try await store.verify().isIntact)
+    }
+
     @Test func killingAWriterLosesNoEventWhoseAppendReturned() async throws {
         // Given a store, and a child process appending in a loop that reports each returned seq
         let world = try TestWorld()
