@@ -53,11 +53,11 @@ extension AuditStore {
     static func insertChained(_ events: [PreparedEvent], time: String, in db: Database) throws -> [RecordedEvent] {
         // Continue after the highest seq ever issued, not just the highest present, so that a
         // deleted tail stays visible as a gap instead of being papered over.
-        let tail = try Row.fetchOne(db, sql: """
+        let tail = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT (SELECT hash FROM events ORDER BY seq DESC LIMIT 1) AS hash,
                    max(coalesce((SELECT max(seq) FROM events), 0),
                        coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) AS seq
-            """)
+            """))
         var previous: String = tail?["hash"] ?? EventChain.genesisHash
         var seq: Int64 = tail?["seq"] ?? 0
         let statement = try db.cachedStatement(sql: """
