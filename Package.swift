@@ -61,6 +61,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helper for the audit store's multi-process tests and its benchmark (Scripts/bench-audit.sh).
+        .executableTarget(
+            name: "sluice-store-bench",
+            dependencies: [
+                "SluiceAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(
             name: "SluiceExecutionTests",
@@ -71,9 +80,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "SluiceAuditTests", dependencies: ["SluiceAudit"]),
-        // Runs the built `sluice` binary as an operator would.
-        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice"]),
+        .testTarget(
+            name: "SluiceAuditTests",
+            dependencies: [
+                "SluiceAudit",
+                "SluiceCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // Runs the built `sluice` binary (and the store's bench helper) as an operator would.
+        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice", "sluice-store-bench"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,6 +14,10 @@ struct Sluice: AsyncParsableCommand {
         version: SluiceVersion.current,
         subcommands: [
             ValidateCommand.self,
+            RunsCommand.self,
+            ShowCommand.self,
+            AuditCommand.self,
+            UnlockCommand.self,
         ]
     )
 }

@@ -1,0 +1,141 @@
+import Foundation
+import GRDB
+import SluiceCore
+
+extension AuditStore {
+    /// Locks every target in `targets` for `holder`'s run, all or nothing, in one transaction
+    /// that also appends one `lock.acquired` event per newly locked target.
+    ///
+    /// A target already held by the same run is kept (its holder and heartbeat refreshed), so a
+    /// resumed run can take its targets back. A target held by another run blocks the whole
+    /// acquisition, whatever the state of that lock: a stale lock belongs to an interrupted or
+    /// halted run, and only `resume`, `rollback` or `sluice unlock` may take it away. The
+    /// returned conflicts say whether each holder looks live or stale.
+    public func acquireLocks(
+        on targets: [String], for holder: LockHolder, ttl: Duration, actor: String, redactor: Redactor
+    ) async throws -> LockAcquisition {
+        let ttlMilliseconds = Self.milliseconds(ttl)
+        let names = Array(Set(targets)).sorted()
+        return try await write("locking \(names.count) target(s)") { [self] db in
+            let nowText = now()
+            let existing = try TargetLock.fetchAll(db, keys: names)
+            let conflicts = existing.filter { $0.runID != holder.runID }
+            if !conflicts.isEmpty {
+                return .blocked(conflicts.map { LockConflict(lock: $0, state: state(of: $0)) })
+            }
+            let alreadyHeld = Dictionary(uniqueKeysWithValues: existing.map { ($0.target, $0) })
+            var locks: [TargetLock] = []
+            var drafts: [EventDraft] = []
+            for name in names {
+                let lock = TargetLock(
+                    target: name, runID: holder.runID, host: holder.host, pid: holder.pid,
+                    acquiredAt: alreadyHeld[name]?.acquiredAt ?? nowText, heartbeatAt: nowText,
+                    ttlMilliseconds: ttlMilliseconds)
+                try lock.save(db)
+                locks.append(lock)
+                if alreadyHeld[name] == nil {
+                    drafts.append(EventDraft(
+                        runID: holder.runID, actor: actor, kind: .lockAcquired, target: name,
+                        detail: ["host": .string(holder.host), "pid": .integer(Int64(holder.pid)),
+                                 "ttl_ms": .integer(ttlMilliseconds)]))
+                }
+            }
+            _ = try appendInTransaction(drafts, redactor: redactor, in: db)
+            return .acquired(locks)
+        }
+    }
+
+    /// Refreshes the heartbeat of every lock `runID` holds and returns the targets it still
+    /// holds (a target missing from the answer was forced away with `sluice unlock`).
+    public func heartbeat(_ runID: RunID) async throws -> [String] {
+        try await write("refreshing the heartbeat of \(runID)") { [self] db in
+            let nowText = now()
+            try db.execute(
+                sql: "UPDATE locks SET heartbeat_at = ? WHERE run_id = ?", arguments: [nowText, runID.rawValue])
+            return try String.fetchAll(
+                db, sql: "SELECT target FROM locks WHERE run_id = ? ORDER BY target", arguments: [runID.rawValue])
+        }
+    }
+
+    /// Releases `runID`'s locks (all of them, or only `targets`) and appends one
+    /// `lock.released` event per released target, in one transaction. Returns the released
+    /// targets; releasing what is not held is not an error.
+    @discardableResult
+    public func releaseLocks(
+        of runID: RunID, targets: [String]? = nil, actor: String, redactor: Redactor
+    ) async throws -> [String] {
+        try await write("releasing the locks of \(runID)") { [self] db in
+            var request = TargetLock.filter(TargetLock.CodingKeys.runID == runID.rawValue)
+            if let targets { request = request.filter(targets.contains(TargetLock.CodingKeys.target)) }
+            let released = try request.order(TargetLock.CodingKeys.target).fetchAll(db)
+            _ = try request.deleteAll(db)
+            _ = try appendInTransaction(
+                released.map { EventDraft(runID: runID, actor: actor, kind: .lockReleased, target: $0.target) },
+                redactor: redactor, in: db)
+            return released.map(\.target)
+        }
+    }
+
+    /// Every lock, by target name.
+    public func locks() async throws -> [TargetLock] {
+        try await read("reading locks") { db in try TargetLock.order(TargetLock.CodingKeys.target).fetchAll(db) }
+    }
+
+    /// The lock on `target`, or `nil`.
+    public func lock(on target: String) async throws -> TargetLock? {
+        try await read("reading the lock on \(target)") { db in try TargetLock.fetchOne(db, key: target) }
+    }
+
+    /// Whether `lock`'s holder is still there, now.
+    ///
+    /// Stale means: its heartbeat is older than its TTL *and* its holder runs on this host and
+    /// its process is gone (`kill(pid, 0)` fails with `ESRCH`). A holder on another host cannot
+    /// be checked from here, so an expired lock of a remote holder is ``LockState/unverifiable``,
+    /// which callers treat as live.
+    public func state(of lock: TargetLock) -> LockState {
+        let nowMilliseconds = Int64((clock().timeIntervalSince1970 * 1000).rounded(.down))
+        let heartbeat = Timestamp.milliseconds(lock.heartbeatAt) ?? Int64.min
+        // An unreadable heartbeat counts as expired; the process check still decides.
+        if heartbeat != Int64.min, nowMilliseconds - heartbeat <= lock.ttlMilliseconds { return .live }
+        guard lock.host == ProcessProbe.hostName else { return .unverifiable }
+        return ProcessProbe.isGone(pid: lock.pid) ? .stale : .live
+    }
+
+    /// Frees the lock on `target` if, and only if, it is stale, and appends `lock.forced` with
+    /// `actor`, `reason` and the former holder, in one transaction. Returns the freed lock and
+    /// the recorded event.
+    ///
+    /// - Throws: ``AuditStoreError/lockNotFound(target:)`` when nothing holds the target;
+    ///   ``AuditStoreError/lockHolderMayBeAlive(_:_:)`` when the holder is live or cannot be
+    ///   checked (nothing changes).
+    @discardableResult
+    public func forceUnlock(
+        target: String, actor: String, reason: String
+    ) async throws -> (lock: TargetLock, event: RecordedEvent) {
+        try await write("forcing the lock on \(target)") { [self] db in
+            guard let lock = try TargetLock.fetchOne(db, key: target) else {
+                throw AuditStoreError.lockNotFound(target: target)
+            }
+            let lockState = state(of: lock)
+            guard lockState == .stale else { throw AuditStoreError.lockHolderMayBeAlive(lock, lockState) }
+            _ = try lock.delete(db)
+            let draft = EventDraft(
+                runID: lock.runID, actor: actor, kind: .lockForced, target: target,
+                detail: [
+                    "reason": .string(reason), "holder_host": .string(lock.host),
+                    "holder_pid": .integer(Int64(lock.pid)), "heartbeat_at": .string(lock.heartbeatAt),
+                    "forced_from_host": .string(ProcessProbe.hostName),
+                ])
+            let recorded = try appendInTransaction([draft], redactor: .none, in: db)
+            guard let event = recorded.first else {
+                preconditionFailure("appending lock.forced for \(target) recorded no event")
+            }
+            return (lock, event)
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let parts = duration.components
+        return max(1, parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+import SluiceCore
+
+extension AuditStore {
+    /// Records a new run's row. The engine appends `run.started` itself.
+    ///
+    /// - Throws: ``AuditStoreError/duplicateRun(_:)`` when the id is taken.
+    public func createRun(_ run: RunRecord) async throws {
+        try await write("recording run \(run.id)") { db in
+            if try RunRecord.exists(db, key: run.id.rawValue) {
+                throw AuditStoreError.duplicateRun(run.id.rawValue)
+            }
+            try run.insert(db)
+        }
+    }
+
+    /// Sets a run's outcome and finish time, and returns the updated row.
+    ///
+    /// The runs table is an index; the engine records the authoritative `run.finished` event
+    /// as well. Calling this again replaces the outcome (a resumed run finishes twice).
+    ///
+    /// - Throws: ``AuditStoreError/unknownRun(_:)``.
+    @discardableResult
+    public func finishRun(_ id: RunID, outcome: RunOutcome) async throws -> RunRecord {
+        let finishedAt = now()
+        return try await write("finishing run \(id)") { db in
+            guard var run = try RunRecord.fetchOne(db, key: id.rawValue) else {
+                throw AuditStoreError.unknownRun(id.rawValue)
+            }
+            run.finishedAt = finishedAt
+            run.outcome = outcome
+            try run.update(db)
+            return run
+        }
+    }
+
+    /// The run with this id, or `nil`.
+    public func run(_ id: RunID) async throws -> RunRecord? {
+        try await read("reading run \(id)") { db in try RunRecord.fetchOne(db, key: id.rawValue) }
+    }
+
+    /// Runs, newest first (by start time, then id); at most `limit` when given.
+    public func runs(limit: Int? = nil) async throws -> [RunRecord] {
+        try await read("listing runs") { db in
+            let request = RunRecord.order(RunRecord.CodingKeys.startedAt.desc, RunRecord.CodingKeys.id.desc)
+            return try (limit.map { request.limit($0) } ?? request).fetchAll(db)
+        }
+    }
+
+    /// Records an approval of a runbook's exact content and its `approval.recorded` event, in
+    /// one transaction, and returns it with its id.
+    ///
+    /// The approval's `approvedAt` is replaced by the store's clock. Strings are redacted with
+    /// `redactor` in the event; the approval row holds only names, hashes and the comment, and
+    /// the comment is redacted too.
+    public func recordApproval(_ approval: ApprovalRecord, redactor: Redactor) async throws -> ApprovalRecord {
+        let approvedAt = now()
+        return try await write("recording an approval of \(approval.runbookID)") { [self] db in
+            var row = approval
+            row.approvedAt = approvedAt
+            row.comment = approval.comment.map(redactor.redact)
+            try row.insert(db)
+            var detail: [String: JSONValue] = ["runbook_id": .string(row.runbookID), "content_hash": .string(row.contentHash)]
+            if let comment = row.comment { detail["comment"] = .string(comment) }
+            let draft = EventDraft(runID: nil, actor: row.approver, kind: .approvalRecorded, detail: detail)
+            _ = try appendInTransaction([draft], redactor: redactor, in: db)
+            return row
+        }
+    }
+
+    /// Approvals of exactly this content of this runbook, oldest first.
+    public func approvals(runbookID: String, contentHash: String) async throws -> [ApprovalRecord] {
+        try await read("reading approvals of \(runbookID)") { db in
+            try ApprovalRecord
+                .filter(ApprovalRecord.CodingKeys.runbookID == runbookID && ApprovalRecord.CodingKeys.contentHash == contentHash)
+                .order(ApprovalRecord.CodingKeys.id)
+                .fetchAll(db)
+        }
+    }
+
+    /// Stores a file's backup before a `file` step replaces it, and returns the backup that
+    /// rollback must restore.
+    ///
+    /// The first backup wins: when one already exists for the same run, target, step and path
+    /// (a retried or resumed step), it is kept and returned, because it holds the content from
+    /// before the run touched the file. The run must exist.
+    public func storeBackup(_ backup: FileBackup) async throws -> FileBackup {
+        try await write("backing up \(backup.path)") { db in
+            if let existing = try Self.backup(matching: backup, in: db) { return existing }
+            var row = backup
+            try row.insert(db)
+            return row
+        }
+    }
+
+    /// The backups taken during a run, in the order they were taken.
+    public func backups(of runID: RunID) async throws -> [FileBackup] {
+        try await read("reading backups of \(runID)") { db in
+            try FileBackup.filter(FileBackup.CodingKeys.runID == runID.rawValue).order(FileBackup.CodingKeys.id).fetchAll(db)
+        }
+    }
+
+    private static func backup(matching backup: FileBackup, in db: Database) throws -> FileBackup? {
+        try FileBackup
+            .filter(FileBackup.CodingKeys.runID == backup.runID.rawValue && FileBackup.CodingKeys.target == backup.target
+                && FileBackup.CodingKeys.step == backup.step && FileBackup.CodingKeys.path == backup.path)
+            .fetchOne(db)
+    }
+
+    /// Saves a plan. The JSON is stored as given: it must not contain secret values (keep
+    /// references such as `{{ vars.api_token }}` in it instead). Saving the same id again
+    /// replaces it.
+    public func savePlan(_ plan: SavedPlan) async throws {
+        try await write("saving plan \(plan.id)") { db in try plan.save(db) }
+    }
+
+    /// The saved plan with this id, or `nil`.
+    public func plan(id: String) async throws -> SavedPlan? {
+        try await read("reading plan \(id)") { db in try SavedPlan.fetchOne(db, key: id) }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+import SluiceCore
+
+/// One row of the `file_backups` table: a file's exact content and mode before a `file` step
+/// replaced it, so that rollback can restore it without depending on anything outside the store.
+public struct FileBackup: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
+    /// The table's name.
+    public static let databaseTableName = "file_backups"
+
+    /// The row id, assigned when stored.
+    public var id: Int64?
+    /// The run that changed the file.
+    public var runID: RunID
+    /// The target the step ran on.
+    public var target: String
+    /// The step's name.
+    public var step: String
+    /// The file's path.
+    public var path: String
+    /// Whether the file existed; when not, rollback removes it.
+    public var existed: Bool
+    /// The exact previous bytes (a BLOB), when it existed.
+    public var content: Data?
+    /// The previous permission bits (for example 0o644), when it existed.
+    public var mode: Int?
+    /// When the backup was taken, in ``Timestamp`` form.
+    public var takenAt: String
+
+    /// The column names.
+    public enum CodingKeys: String, CodingKey, ColumnExpression {
+        /// `id`
+        case id
+        /// `run_id`
+        case runID = "run_id"
+        /// `target`
+        case target
+        /// `step`
+        case step
+        /// `path`
+        case path
+        /// `existed`
+        case existed
+        /// `content`
+        case content
+        /// `mode`
+        case mode
+        /// `taken_at`
+        case takenAt = "taken_at"
+    }
+
+    /// A backup of a file that existed with `content` and `mode`.
+    public static func existing(
+        runID: RunID, target: String, step: String, path: String, content: Data, mode: Int, takenAt: String
+    ) -> FileBackup {
+        FileBackup(id: nil, runID: runID, target: target, step: step, path: path, existed: true,
+                   content: content, mode: mode, takenAt: takenAt)
+    }
+
+    /// A backup recording that the file did not exist.
+    public static func absent(runID: RunID, target: String, step: String, path: String, takenAt: String) -> FileBackup {
+        FileBackup(id: nil, runID: runID, target: target, step: step, path: path, existed: false,
+                   content: nil, mode: nil, takenAt: takenAt)
+    }
+
+    /// Keeps the id SQLite assigned.
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+
+    private init(
+        id: Int64?, runID: RunID, target: String, step: String, path: String, existed: Bool,
+        content: Data?, mode: Int?, takenAt: String
+    ) {
+        self.id = id
+        self.runID = runID
+        self.target = target
+        self.step = step
+        self.path = path
+        self.existed = existed
+        self.content = content
+        self.mode = mode
+        self.takenAt = takenAt
+    }
+}

@@ -1,0 +1,52 @@
+/// A JSON value as the audit store writes it: the detail of an event.
+///
+/// Numbers are integers only, so that the canonical form (see ``CanonicalJSON``) has exactly one
+/// spelling for every value; durations and sizes are recorded in whole units (milliseconds,
+/// bytes).
+public enum JSONValue: Sendable, Hashable {
+    /// A string.
+    case string(String)
+    /// A whole number.
+    case integer(Int64)
+    /// `true` or `false`.
+    case bool(Bool)
+    /// An ordered list.
+    case array([JSONValue])
+    /// An object; keys are written sorted, whatever order they were given in.
+    case object([String: JSONValue])
+    /// `null`.
+    case null
+
+    /// Returns the value with every string (object keys included) passed through `transform`.
+    public func mapStrings(_ transform: (String) -> String) -> JSONValue {
+        switch self {
+        case .string(let text):
+            return .string(transform(text))
+        case .array(let items):
+            return .array(items.map { $0.mapStrings(transform) })
+        case .object(let members):
+            var mapped: [String: JSONValue] = [:]
+            for (key, value) in members { mapped[transform(key)] = value.mapStrings(transform) }
+            return .object(mapped)
+        case .integer, .bool, .null:
+            return self
+        }
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByStringInterpolation, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    /// A string literal is a JSON string.
+    public init(stringLiteral value: String) { self = .string(value) }
+    /// An integer literal is a JSON number.
+    public init(integerLiteral value: Int64) { self = .integer(value) }
+    /// A Boolean literal is a JSON Boolean.
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// An array literal is a JSON array.
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// A dictionary literal is a JSON object; a repeated key keeps its last value.
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import SluiceAudit
+
+/// `sluice runs [--limit N] [--json]`: the runs in the audit store, newest first.
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List runs, newest first.",
+        discussion: "Exit status: 0 (also when the store holds no runs yet)."
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Show at most this many runs; 0 shows all.", valueName: "n"))
+    var limit = 20
+
+    @Flag(name: .long, help: "Print the runs as a JSON array.")
+    var json = false
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    func validate() throws {
+        guard limit >= 0 else { throw ValidationError("--limit must be 0 (all) or more, not \(limit).") }
+    }
+
+    func run() async throws {
+        guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
+            AuditCommandSupport.note("no audit store at \(storeOptions.resolvedStorePath) yet, so no runs. "
+                                     + "Pass --store PATH or set SLUICE_STORE if it lives elsewhere.")
+            if json { AuditCommandSupport.write("[]\n") }
+            return
+        }
+        let runs = try await store.runs(limit: limit == 0 ? nil : limit)
+        if json {
+            AuditCommandSupport.write(try AuditCommandSupport.jsonText(runs))
+            return
+        }
+        guard !runs.isEmpty else {
+            AuditCommandSupport.write("No runs recorded in \(store.path).\n")
+            return
+        }
+        let rows = runs.map { run in
+            [run.id.rawValue, RunDurationFormat.time(run.startedAt), run.mode.rawValue, run.runbookID, run.actor,
+             RunDurationFormat.between(run.startedAt, run.finishedAt).map(RunDurationFormat.duration) ?? "-",
+             Self.status(of: run)]
+        }
+        let header = ["RUN", "STARTED (UTC)", "MODE", "RUNBOOK", "BY", "TOOK", "OUTCOME"]
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        for row in [header] + rows {
+            let padded = row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }
+            AuditCommandSupport.write(padded.joined(separator: "  ") + "\n")
+        }
+    }
+
+    /// The outcome, or for an unfinished run whether its runner is still there.
+    static func status(of run: RunRecord) -> String {
+        if let outcome = run.outcome { return outcome.rawValue }
+        if run.host == ProcessProbe.hostName, ProcessProbe.isGone(pid: run.pid) { return "unfinished (runner gone)" }
+        return "running"
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import GRDB
+import SluiceCore
+import Testing
+@testable import SluiceAudit
+
+@Suite struct RunStoreTests {
+    static func run(_ id: String, startedAt: String) -> RunRecord {
+        RunRecord(
+            id: RunID(id)!, runbookID: "alma-loan-config", title: "Roll out the loan-policy configuration",
+            kind: .change, mode: .apply, actor: "alice", host: "ops-1", pid: 4242, contentHash: "sha256:abc",
+            runbookPath: "Runbooks/alma.yaml", startedAt: startedAt)
+    }
+
+    @Test func runsAreListedNewestFirstAndFinishedWithAnOutcome() async throws {
+        // Given three runs
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        let older = Self.run("r-20261121-080000-0001", startedAt: "2026-11-21T08:00:00.000Z")
+        let newer = Self.run("r-20261121-090000-0002", startedAt: "2026-11-21T09:00:00.000Z")
+        let newest = Self.run("r-20261121-100000-0003", startedAt: "2026-11-21T10:00:00.000Z")
+        for run in [newer, older, newest] { try await store.createRun(run) }
+
+        // When one finishes
+        let finished = try await store.finishRun(newer.id, outcome: .rolledBack)
+
+        // Then listing is newest first, limits apply, and the outcome is kept
+        #expect(try await store.runs().map(\.id) == [newest.id, newer.id, older.id])
+        #expect(try await store.runs(limit: 2).map(\.id) == [newest.id, newer.id])
+        #expect(finished.outcome == .rolledBack)
+        #expect(try await store.run(newer.id)?.outcome == .rolledBack)
+        #expect(try await store.run(older.id)?.outcome == nil)
+    }
+
+    @Test func aRunIDCannotBeRecordedTwice() async throws {
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        let run = Self.run("r-20261121-080000-0001", startedAt: "2026-11-21T08:00:00.000Z")
+        try await store.createRun(run)
+        await #expect(throws: AuditStoreError.self) { try await store.createRun(run) }
+    }
+
+    @Test func finishingAnUnknownRunFails() async throws {
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        await #expect(throws: AuditStoreError.self) {
+            try await store.finishRun(RunID("r-20261121-080000-0009")!, outcome: .succeeded)
+        }
+    }
+
+    @Test func approvalsAreBoundToExactContentAndAudited() async throws {
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        let approval = ApprovalRecord(runbookID: "alma", contentHash: "sha256:one", approver: "dana",
+                                      comment: "ok, token hunter2 rotated", approvedAt: "")
+
+        let recorded = try await store.recordApproval(approval, redactor: Redactor(secrets: ["hunter2"]))
+
+        #expect(recorded.id != nil)
+        #expect(recorded.comment == "ok, token *** rotated")
+        #expect(try await store.approvals(runbookID: "alma", contentHash: "sha256:one") == [recorded])
+        #expect(try await store.approvals(runbookID: "alma", contentHash: "sha256:two").isEmpty)
+        let event = try #require(try await store.events().last)
+        #expect(event.kind == "approval.recorded")
+        #expect(event.actor == "dana")
+        #expect(!event.detail.contains("hunter2"))
+    }
+
+    @Test func fileBackupsKeepExactBytesAndTheFirstBackupWins() async throws {
+        // Given a run and a backup of a binary file
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        let run = Self.run("r-20261121-080000-0001", startedAt: "2026-11-21T08:00:00.000Z")
+        try await store.createRun(run)
+        let original = Data([0, 1, 2, 255, 10, 13]) + Data("nginx.conf".utf8)
+        let first = FileBackup.existing(runID: run.id, target: "ap01-a", step: "write config", path: "/etc/x.conf",
+                                        content: original, mode: 0o644, takenAt: "2026-11-21T08:00:01.000Z")
+
+        // When the step is retried and backs up the (already changed) file again
+        let stored = try await store.storeBackup(first)
+        let retried = try await store.storeBackup(FileBackup.existing(
+            runID: run.id, target: "ap01-a", step: "write config", path: "/etc/x.conf",
+            content: Data("new content".utf8), mode: 0o600, takenAt: "2026-11-21T08:00:02.000Z"))
+
+        // Then the original bytes and mode are what rollback gets
+        #expect(retried == stored)
+        #expect(try await store.backups(of: run.id).map(\.content) == [original])
+        #expect(try await store.backups(of: run.id).map(\.mode) == [0o644])
+    }
+
+    @Test func aBackupCanRecordThatTheFileDidNotExist() async throws {
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        let run = Self.run("r-20261121-080000-0001", startedAt: "2026-11-21T08:00:00.000Z")
+        try await store.createRun(run)
+
+        let stored = try await store.storeBackup(FileBackup.absent(
+            runID: run.id, target: "ap01-a", step: "write config", path: "/etc/new.conf", takenAt: "2026-11-21T08:00:01.000Z"))
+
+        #expect(stored.existed == false)
+        #expect(stored.content == nil)
+    }
+
+    @Test func plansAreSavedAndFetched() async throws {
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        let plan = SavedPlan(id: "plan-1", runbookID: "alma", contentHash: "sha256:one", runID: nil,
+                             createdAt: "2026-11-21T08:00:00.000Z", planJSON: #"{"stages":[]}"#)
+
+        try await store.savePlan(plan)
+
+        #expect(try await store.plan(id: "plan-1") == plan)
+        #expect(try await store.plan(id: "plan-2") == nil)
+        var invalid = plan
+        invalid.id = "plan-3"
+        invalid.planJSON = "{not json"
+        await #expect(throws: AuditStoreError.self) { try await store.savePlan(invalid) }
+    }
+}
