@@ -58,6 +58,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 "SluiceAudit",
+                "SluiceExecution",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -21,7 +21,7 @@ extension AuditStore {
                     started_at TEXT NOT NULL,
                     finished_at TEXT,
                     outcome TEXT CHECK (outcome IN ('succeeded', 'completed_with_failures', 'rolled_back',
-                        'rollback_incomplete', 'halted', 'refused', 'interrupted')),
+                        'rollback_incomplete', 'halted', 'refused', 'interrupted', 'checks_failed')),
                     CHECK ((finished_at IS NULL) = (outcome IS NULL))
                 );
                 CREATE INDEX runs_by_start ON runs (started_at, id);

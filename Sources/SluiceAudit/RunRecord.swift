@@ -39,6 +39,8 @@ public enum RunOutcome: String, Codable, Sendable, CaseIterable, DatabaseValueCo
     case refused
     /// Its runner died.
     case interrupted
+    /// A dry run in which a check failed (a dry run whose checks all passed is `succeeded`).
+    case checksFailed = "checks_failed"
 }
 
 /// One row of the `runs` table: an index of runs for listing and lookup.

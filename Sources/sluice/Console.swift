@@ -12,6 +12,25 @@ enum Console {
 struct TerminalStyle {
     let enabled: Bool
 
+    private func paint(_ code: String, _ text: String) -> String {
+        enabled ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+    }
+
+    func bold(_ text: String) -> String { paint("1", text) }
+    func dim(_ text: String) -> String { paint("2", text) }
+    func red(_ text: String) -> String { paint("1;31", text) }
+    func green(_ text: String) -> String { paint("32", text) }
+    func yellow(_ text: String) -> String { paint("33", text) }
+
+    /// A unified diff line: additions green, removals red, hunk headers cyan.
+    func diff(_ line: String) -> String {
+        if line.hasPrefix("+++") || line.hasPrefix("---") { return bold(line) }
+        if line.hasPrefix("+") { return paint("32", line) }
+        if line.hasPrefix("-") { return paint("31", line) }
+        if line.hasPrefix("@@") { return paint("36", line) }
+        return line
+    }
+
     func render(_ diagnostic: Diagnostic) -> String {
         guard enabled else { return diagnostic.description }
         let colour = diagnostic.severity == .error ? "\u{1B}[1;31m" : "\u{1B}[1;33m"

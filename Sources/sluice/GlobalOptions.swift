@@ -29,7 +29,10 @@ struct ActorOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         if let user = environment["SLUICE_USER"], !user.isEmpty { return user }
         if let login = getlogin().map({ String(cString: $0) }), !login.isEmpty { return login }
-        return environment["USER"] ?? "unknown"
+        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name.map({ String(cString: $0) }), !name.isEmpty {
+            return name
+        }
+        return environment["USER"] ?? "uid-\(getuid())"
     }
 }
 

@@ -14,6 +14,7 @@ struct Sluice: AsyncParsableCommand {
         version: SluiceVersion.current,
         subcommands: [
             ValidateCommand.self,
+            PlanCommand.self,
             RunsCommand.self,
             ShowCommand.self,
             AuditCommand.self,

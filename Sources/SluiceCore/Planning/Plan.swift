@@ -31,13 +31,10 @@ public struct Plan: Sendable, Codable, Equatable {
         var summary = PlanSummary()
         summary.targets = targets.count
         for target in targets {
-            for outcome in target.preflight.compactMap(\.outcome) { summary.count(outcome, isProbe: false) }
-            for step in target.steps where step.applies {
-                summary.steps += 1
-                summary.count(step.verification, isProbe: step.action == "health")
-            }
+            for outcome in target.preflight.compactMap(\.outcome) { summary.countCheck(outcome) }
+            for step in target.steps where step.applies { summary.countStep(step.verification) }
         }
-        for outcome in guards.compactMap(\.check.outcome) { summary.count(outcome, isProbe: false) }
+        for outcome in guards.compactMap(\.check.outcome) { summary.countCheck(outcome) }
         return summary
     }
 }
@@ -221,13 +218,19 @@ public struct PlanSummary: Sendable, Codable, Equatable {
     public var targets = 0
     /// Step instances that apply would run (steps times the targets they apply to).
     public var steps = 0
+    /// Step instances the dry run verified (check, validate or health probe).
     public var checked = 0
+    /// Step instances the dry run could not verify.
     public var notChecked = 0
+    /// Preflight and guard commands run.
+    public var checks = 0
+    /// Checks, `check` commands and `validate` commands that failed.
     public var failures = 0
     /// Health probes that found a target unhealthy before the change.
     public var unhealthy = 0
 
-    mutating func count(_ outcome: CheckOutcome, isProbe: Bool) {
+    mutating func countStep(_ outcome: CheckOutcome) {
+        steps += 1
         switch outcome.status {
         case .passed: checked += 1
         case .failed: checked += 1; failures += 1
@@ -235,6 +238,11 @@ public struct PlanSummary: Sendable, Codable, Equatable {
         case .notChecked: notChecked += 1
         case .nothingToCheck: break
         }
+    }
+
+    mutating func countCheck(_ outcome: CheckOutcome) {
+        checks += 1
+        if outcome.status == .failed { failures += 1 }
     }
 
     public var ready: Bool { failures == 0 }

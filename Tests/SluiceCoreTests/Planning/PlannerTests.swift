@@ -114,5 +114,7 @@ struct PlannerTests {
         // 3 targets x 4 steps, plus the lb-only wait on lb1.
         #expect(summary.targets == 3)
         #expect(summary.steps == 13)
+        #expect(summary.notChecked == 12)  // nothing has run yet; the wait has nothing to check
+        #expect(summary.checks == 0)
     }
 }

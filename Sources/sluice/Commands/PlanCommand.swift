@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import SluiceAudit
+import SluiceCore
+import SluiceExecution
+
+/// `sluice plan RUNBOOK`: the dry run. Shows everything apply would do, runs what can be run
+/// without changing anything, and says what it could not check.
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Dry-run a runbook: every command rendered, checks and preflight run, file diffs shown.",
+        discussion: """
+            Runs preflight, `check` commands, guards, each file step's `validate` (on the new content \
+            in a temporary file) and one probe of each health step. Never runs `run`, `rollback`, \
+            `cache_refresh`, holds or notifications. Records the plan in the audit store.
+            Exit status: 0 ready, 1 a check failed, 2 invalid runbook.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The runbook to plan.", valueName: "runbook"))
+    var runbook: String
+
+    @Option(name: .long, help: ArgumentHelp("Also write the plan to this file, for `apply --plan`.", valueName: "plan"))
+    var out: String?
+
+    @Flag(name: .long, help: "Print the plan as JSON (schema: docs/plan-format.md).")
+    var json = false
+
+    @Option(name: .long, help: ArgumentHelp("How many checks run at once.", valueName: "n"))
+    var checks: Int = 16
+
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var actorOptions: ActorOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard checks >= 1 else { throw ValidationError("--checks must be at least 1.") }
+    }
+
+    func run() async throws {
+        let loaded = RunbookLoader().load(path: runbook)
+        let style = TerminalStyle(enabled: output.useColor)
+        for diagnostic in loaded.diagnostics { Console.error(style.render(diagnostic)) }
+        guard let runbookValue = loaded.validRunbook else {
+            Console.error("\(runbook): invalid; fix the errors above and plan again")
+            throw ExitCode(2)
+        }
+        let variables: ResolvedVariables
+        do {
+            variables = try runbookValue.resolveVariables(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            Console.error("\(error)")
+            throw ExitCode(2)
+        }
+
+        let runID = RunID.generate()
+        let now = Date()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-plan-\(runID)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        var plan: Plan
+        do {
+            plan = try Planner().plan(
+                runbook: runbookValue, variables: variables, runID: runID.rawValue, now: now,
+                content: ContentDigest(runbook: runbookValue),
+                validateFile: { target, index, path in
+                    scratch.appendingPathComponent("\(target)/\(index)/\((path as NSString).lastPathComponent)").path
+                })
+        } catch {
+            Console.error("\(error)")
+            throw ExitCode(2)
+        }
+        let checker = PlanChecker(
+            commands: SubprocessCommandRunner(), prober: NetworkHealthProber(), parallel: checks, redactor: variables.redactor)
+        await checker.check(&plan)
+
+        let approval = try await record(plan, runbook: runbookValue, runID: runID, redactor: variables.redactor)
+        if let out {
+            try writePlanFile(plan, to: out)
+        }
+        if json {
+            print(try AuditCommandSupport.jsonText(PlanDocument(plan: plan, approval: approval)), terminator: "")
+        } else {
+            print(PlanReport(plan: plan, approval: approval, style: style, savedTo: out).text, terminator: "")
+        }
+        if !plan.summary.ready { throw ExitCode(1) }
+    }
+
+    /// Records the plan as a run of mode `plan` with a `plan.recorded` event, and looks up approvals.
+    private func record(_ plan: Plan, runbook: Runbook, runID: RunID, redactor: Redactor) async throws -> ApprovalStatus {
+        let store: AuditStore
+        do {
+            store = try AuditStore(path: storeOptions.resolvedStorePath)
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitCode(1)
+        }
+        let actor = actorOptions.resolvedActor
+        let planJSON = String(decoding: try Self.encoder.encode(plan), as: UTF8.self)
+        let summary = plan.summary
+        try await store.createRun(RunRecord(
+            id: runID, runbookID: runbook.id, title: runbook.title ?? runbook.id, kind: runbook.kind == .maintenance ? .maintenance : .change,
+            mode: .plan, actor: actor, host: ProcessInfo.processInfo.hostName, pid: getpid(), contentHash: plan.content.hash,
+            runbookPath: runbook.file, startedAt: Timestamp.format(plan.createdAt)))
+        try await store.savePlan(SavedPlan(
+            id: runID.rawValue, runbookID: runbook.id, contentHash: plan.content.hash, runID: runID,
+            createdAt: Timestamp.format(plan.createdAt), planJSON: planJSON))
+        _ = try await store.append(EventDraft(
+            runID: runID, actor: actor, kind: .planRecorded, status: summary.ready ? "ready" : "not_ready",
+            detail: [
+                "content_hash": .string(plan.content.hash), "targets": .integer(Int64(summary.targets)),
+                "steps": .integer(Int64(summary.steps)), "checked": .integer(Int64(summary.checked)),
+                "not_checked": .integer(Int64(summary.notChecked)), "failures": .integer(Int64(summary.failures)),
+                "unhealthy": .integer(Int64(summary.unhealthy)),
+            ]), redactor: redactor)
+        _ = try await store.finishRun(runID, outcome: summary.ready ? .succeeded : .checksFailed)
+        let approvals = try await store.approvals(runbookID: runbook.id, contentHash: plan.content.hash)
+        return ApprovalStatus(required: runbook.approval.required, approvers: approvals.map(\.approver))
+    }
+
+    private func writePlanFile(_ plan: Plan, to path: String) throws {
+        do {
+            try Self.encoder.encode(plan).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            Console.error("error: cannot write the plan to \(path): \(error.localizedDescription); check the folder exists and is writable")
+            throw ExitCode(1)
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+}
+
+/// Whether the runbook's exact content has been approved, for the report.
+struct ApprovalStatus: Encodable {
+    var required: Bool
+    /// Who approved this exact content.
+    var approvers: [String]
+}
+
+/// `plan --json`: the plan with its summary and approval status.
+struct PlanDocument: Encodable {
+    var plan: Plan
+    var summary: PlanSummary
+    var approval: ApprovalStatus
+    var ready: Bool
+
+    init(plan: Plan, approval: ApprovalStatus) {
+        self.plan = plan
+        self.summary = plan.summary
+        self.approval = approval
+        self.ready = plan.summary.ready
+    }
+}

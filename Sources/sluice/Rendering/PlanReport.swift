@@ -1,0 +1,146 @@
+import Foundation
+import SluiceCore
+
+/// The human report of a plan: stage by stage, target by target, then a summary.
+struct PlanReport {
+    let plan: Plan
+    let approval: ApprovalStatus
+    let style: TerminalStyle
+    let savedTo: String?
+
+    var text: String {
+        var lines: [String] = []
+        let summary = plan.summary
+        lines.append(style.bold("Plan \(plan.runID) for \(plan.runbook.id)") + (plan.runbook.title.map { ": \($0)" } ?? ""))
+        lines.append("  runbook   \(plan.runbook.file) (content \(plan.content.hash.prefix(12)), \(plan.content.files.count) files)")
+        lines.append("  window    \(windowText)")
+        lines.append("  approval  \(approvalText)")
+        lines.append("  failure   \(plan.onFailure == "rollback" ? "roll back" : "halt") (scope: \(plan.rollbackScope))")
+        if !plan.holds.isEmpty {
+            lines.append("")
+            lines.append(style.bold("Holds") + " (paused before the first stage, always resumed at the end; plan runs neither)")
+            for hold in plan.holds {
+                lines.append("  \(hold.name)")
+                lines.append("    pause:  \(hold.pause)")
+                lines.append("    resume: \(hold.resume)")
+            }
+        }
+        if !plan.guards.isEmpty {
+            lines.append("")
+            lines.append(style.bold("Guards") + " (checked before every stage" + (plan.guards.contains { $0.every != nil } ? " and while it runs)" : ")"))
+            for guardCheck in plan.guards {
+                lines.append("  \(guardCheck.name)\(guardCheck.every.map { " (every \($0))" } ?? ""): \(outcomeText(guardCheck.check.outcome))")
+                lines.append("    \(guardCheck.check.display)")
+                lines += outputLines(guardCheck.check.outcome, indent: "      ")
+            }
+        }
+        for (index, stage) in plan.stages.enumerated() {
+            lines.append("")
+            let count = stage.targets.count
+            lines.append(style.bold("Stage \(index + 1)/\(plan.stages.count) \(stage.name)") + ": \(count) target\(count == 1 ? "" : "s"), \(stage.parallel) at a time, tolerates \(stage.toleratedFailures) failure\(stage.toleratedFailures == 1 ? "" : "s")\(stage.bake.map { ", bake \($0)" } ?? "")")
+            for target in stage.targets { lines += targetLines(target) }
+        }
+        lines.append("")
+        var counts = "\(summary.targets) targets, \(summary.steps) steps (\(summary.checked) checked, \(summary.notChecked) not checked)"
+        counts += ", \(summary.checks) preflight and guard checks; \(summary.failures) failed"
+        if summary.unhealthy > 0 { counts += ", \(summary.unhealthy) health probes unhealthy now" }
+        lines.append(style.bold("Summary") + ": " + counts + ".")
+        if summary.ready {
+            lines.append(style.green("Ready") + ": no check failed.")
+        } else {
+            lines.append(style.red("Not ready") + ": \(summary.failures) check\(summary.failures == 1 ? "" : "s") failed; fix them and plan again.")
+        }
+        if let savedTo { lines.append("Plan written to \(savedTo); apply it with `sluice apply \(plan.runbook.file) --plan \(savedTo)`.") }
+        lines.append("Recorded as \(plan.runID): `sluice show \(plan.runID)`.")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private var windowText: String {
+        switch plan.window {
+        case .unrestricted: "no window or freeze applies"
+        case .open(let closes, let lastStart): "open until \(Self.time(closes)) (no new stage after \(Self.time(lastStart)))"
+        case .closed(let next): style.yellow("closed") + (next.map { "; next opens \(Self.time($0))" } ?? "; it never opens again") + " (apply would refuse unless --override-window)"
+        case .frozen(let until, let reason): style.yellow("frozen") + " until \(Self.time(until))\(reason.map { " (\($0))" } ?? "") (apply would refuse unless --override-window)"
+        }
+    }
+
+    private var approvalText: String {
+        if !approval.approvers.isEmpty { return "approved for this content by \(approval.approvers.joined(separator: ", "))" }
+        return approval.required ? style.yellow("required, not yet given for this content") + " (`sluice approve`)" : "not required"
+    }
+
+    private func targetLines(_ target: PlannedTarget) -> [String] {
+        var lines = ["  " + style.bold(target.name)]
+        for check in target.preflight {
+            lines.append("    preflight \(check.name): \(outcomeText(check.outcome))")
+            lines.append("      \(check.command.display)")
+            lines += outputLines(check.outcome, indent: "        ")
+        }
+        for (index, step) in target.steps.enumerated() {
+            let header = "    \(index + 1). \(step.name) [\(step.action)]"
+            guard step.applies else {
+                lines.append(header + ": " + style.dim(step.verification.detail))
+                continue
+            }
+            lines.append(header + ": " + outcomeText(step.verification))
+            if let command = step.command { lines.append("      run:      \(command.display)") }
+            if let check = step.check { lines.append("      check:    \(check.display)") }
+            if let rollback = step.rollback { lines.append("      rollback: \(rollback.display)") }
+            if let health = step.health {
+                var expectation = health.status.map { "status \($0)" } ?? "any 2xx"
+                if let contains = health.contains { expectation += ", body contains `\(contains)`" }
+                if case .command = health.probe { expectation = "exit status 0" }
+                lines.append("      probe:    \(health.probe) (\(expectation); \(health.attempts) attempts, \(health.interval) apart, \(health.timeout) each)")
+            }
+            if let file = step.file { lines += fileLines(file) }
+            if let wait = step.wait { lines.append("      wait:     \(wait)") }
+            lines += outputLines(step.verification, indent: "        ")
+        }
+        let recovery = target.recovery.filter(\.applies).map(\.name)
+        lines.append("    recovery after a rollback: " + (recovery.isEmpty ? "nothing (no recovery, cache_refresh or health steps)" : recovery.joined(separator: ", ")))
+        return lines
+    }
+
+    private func fileLines(_ file: PlannedFile) -> [String] {
+        var change: String
+        switch file.change {
+        case .create?: change = "new file, mode \(file.mode ?? "0644")"
+        case .modify?: change = "changes" + (file.mode.map { $0 != file.currentMode ? ", mode \(file.currentMode ?? "?") -> \($0)" : "" } ?? "")
+        case .mode?: change = "content unchanged, mode \(file.currentMode ?? "?") -> \(file.mode ?? "?")"
+        case .unchanged?: change = "unchanged"
+        case nil: change = "not inspected"
+        }
+        var lines = ["      file:     \(file.path) (\(change))"]
+        if let validate = file.validate { lines.append("      validate: \(validate.display)") }
+        if let reload = file.reload { lines.append("      reload:   \(reload.display)") }
+        if let diff = file.diff, !diff.isEmpty {
+            for line in diff.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+                lines.append("        " + style.diff(String(line)))
+            }
+        }
+        return lines
+    }
+
+    private func outcomeText(_ outcome: CheckOutcome?) -> String {
+        guard let outcome else { return style.dim("not run") }
+        switch outcome.status {
+        case .passed: return style.green("passed") + (outcome.detail.hasPrefix("healthy") ? " (\(outcome.detail))" : "")
+        case .failed: return style.red("FAILED") + " (\(outcome.detail))"
+        case .unhealthy: return style.yellow(outcome.detail)
+        case .notChecked: return style.yellow("not checked") + ": \(outcome.detail)"
+        case .nothingToCheck: return style.dim(outcome.detail)
+        }
+    }
+
+    /// The last lines of a failed check's output.
+    private func outputLines(_ outcome: CheckOutcome?, indent: String) -> [String] {
+        guard let outcome, outcome.status == .failed, let output = outcome.output else { return [] }
+        return output.split(separator: "\n").suffix(5).map { indent + "| " + $0 }
+    }
+
+    static func time(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
