@@ -1,0 +1,410 @@
+/// The rules of a rollout (SPEC section 4) as a pure state machine.
+///
+/// The machine is told what happened (``Event``) and answers with what to do next (``Action``);
+/// a short engine loop carries the actions out and reports back. Nothing here runs a command,
+/// reads a clock or sleeps, so every rule can be tested with plain values.
+///
+/// Rules it encodes:
+/// - Preflight runs on every target before anything changes; a failure refuses the run.
+/// - Holds are paused after preflight and resumed at the end of every path that paused them.
+/// - Stages run in order. Before a stage its guards are checked. Targets of a stage run up to
+///   `parallel` at a time; each target's steps run in order.
+/// - A target whose step fails is rolled back at once, whatever the threshold.
+/// - When a stage's failures exceed its tolerance (or a guard fails, or a bake finds a target
+///   unhealthy, or the operator stops the run), no new target or step starts; targets that are
+///   running finish their current step, and then the run stops: with `on_failure: rollback` it
+///   rolls back its scope one target at a time in reverse stage order, with `halt` it keeps its
+///   state.
+/// - A run in which any target failed never ends `succeeded`.
+public struct RolloutMachine: Sendable {
+    /// The shape of the rollout, from the plan.
+    public struct Shape: Sendable, Equatable {
+        public struct Stage: Sendable, Equatable {
+            public var name: String
+            /// Targets of the stage (indices into the run's target list), in order.
+            public var targets: [Int]
+            public var parallel: Int
+            public var toleratedFailures: Int
+            public var bakes: Bool
+
+            public init(name: String, targets: [Int], parallel: Int = 1, toleratedFailures: Int = 0, bakes: Bool = false) {
+                self.name = name
+                self.targets = targets
+                self.parallel = parallel
+                self.toleratedFailures = toleratedFailures
+                self.bakes = bakes
+            }
+        }
+
+        public var stages: [Stage]
+        /// For each target, the indices of the steps that apply to it, in order.
+        public var steps: [[Int]]
+        public var onFailure: Rollout.OnFailure
+        public var rollbackScope: Rollout.RollbackScope
+        public var hasHolds: Bool
+        public var hasGuards: Bool
+
+        public init(
+            stages: [Stage], steps: [[Int]], onFailure: Rollout.OnFailure = .rollback,
+            rollbackScope: Rollout.RollbackScope = .run, hasHolds: Bool = false, hasGuards: Bool = false
+        ) {
+            self.stages = stages
+            self.steps = steps
+            self.onFailure = onFailure
+            self.rollbackScope = rollbackScope
+            self.hasHolds = hasHolds
+            self.hasGuards = hasGuards
+        }
+    }
+
+    /// What the engine must do.
+    public enum Action: Sendable, Equatable {
+        case runPreflight
+        case pauseHolds
+        case startStage(Int)
+        case checkGuards(stage: Int)
+        case runStep(target: Int, step: Int)
+        /// Undo every step that started on the target, in reverse order, then run its recovery.
+        case rollBackTarget(Int)
+        /// Repeat the stage's health steps for its bake time.
+        case bake(stage: Int)
+        case finishStage(Int, failures: Int)
+        /// The rollout stopped; what follows is the run's rollback of its scope.
+        case startRollback(reason: StopReason)
+        case resumeHolds
+        case finish(RunResult)
+    }
+
+    /// What the engine reports.
+    public enum Event: Sendable, Equatable {
+        case preflightFinished(succeeded: Bool)
+        case holdsPaused
+        case guardsChecked(passed: Bool)
+        case stepFinished(target: Int, step: Int, succeeded: Bool)
+        case targetRolledBack(Int, complete: Bool)
+        case bakeFinished(healthy: Bool)
+        /// A guard checked during a stage or its bake failed.
+        case guardFailed
+        /// The operator asked the run to stop (the first Ctrl-C or SIGTERM).
+        case stopRequested
+    }
+
+    /// Why the rollout stopped early.
+    public enum StopReason: Sendable, Equatable {
+        case thresholdExceeded(stage: Int)
+        case guardFailed(stage: Int)
+        case bakeUnhealthy(stage: Int)
+        case stopRequested
+    }
+
+    /// How the run ended, with the targets that failed.
+    public struct RunResult: Sendable, Equatable {
+        public enum Outcome: String, Sendable, Equatable {
+            case succeeded
+            case completedWithFailures = "completed_with_failures"
+            case rolledBack = "rolled_back"
+            case rollbackIncomplete = "rollback_incomplete"
+            case halted
+            case refused
+        }
+
+        public var outcome: Outcome
+        public var failedTargets: [Int]
+        /// Targets whose rollback did not complete: an operator must act.
+        public var incompleteRollbacks: [Int]
+        public var stopReason: StopReason?
+
+        public init(outcome: Outcome, failedTargets: [Int] = [], incompleteRollbacks: [Int] = [], stopReason: StopReason? = nil) {
+            self.outcome = outcome
+            self.failedTargets = failedTargets
+            self.incompleteRollbacks = incompleteRollbacks
+            self.stopReason = stopReason
+        }
+    }
+
+    enum TargetState: Equatable {
+        case pending
+        /// Running the step at this position of its step list.
+        case running(position: Int)
+        case succeeded
+        /// Stopped by a stopping rollout after finishing a step; changed but not complete.
+        case stopped
+        case failed
+        /// Its immediate rollback is running.
+        case rollingBack
+        case rolledBack
+    }
+
+    enum Phase: Equatable {
+        case idle, preflight, pausingHolds
+        case guards(stage: Int)
+        case running(stage: Int)
+        case baking(stage: Int)
+        /// Rolling back the scope, one target at a time; the list is what is left after the current one.
+        case rollingBackScope(remaining: [Int])
+        case done
+    }
+
+    public let shape: Shape
+    private(set) var phase: Phase = .idle
+    private(set) var targets: [TargetState]
+    /// Targets that started at least one step.
+    private(set) var touched: Set<Int> = []
+    private(set) var failed: [Int] = []
+    private(set) var incomplete: [Int] = []
+    private(set) var stageFailures: [Int]
+    private(set) var stopReason: StopReason?
+    private var holdsPaused = false
+
+    public init(shape: Shape) {
+        self.shape = shape
+        targets = Array(repeating: .pending, count: shape.steps.count)
+        stageFailures = Array(repeating: 0, count: shape.stages.count)
+    }
+
+    /// Whether the run has finished.
+    public var isFinished: Bool { phase == .done }
+
+    /// The first actions of a run.
+    public mutating func start() -> [Action] {
+        precondition(phase == .idle, "start() called twice (phase \(phase))")
+        phase = .preflight
+        return [.runPreflight]
+    }
+
+    /// What to do after `event`.
+    public mutating func handle(_ event: Event) -> [Action] {
+        switch (event, phase) {
+        case (.preflightFinished(let succeeded), .preflight):
+            guard succeeded else {
+                phase = .done
+                return [.finish(RunResult(outcome: .refused))]
+            }
+            if shape.hasHolds {
+                phase = .pausingHolds
+                return [.pauseHolds]
+            }
+            return begin(stage: 0)
+
+        case (.holdsPaused, .pausingHolds):
+            holdsPaused = true
+            return begin(stage: 0)
+
+        case (.guardsChecked(let passed), .guards(let stage)):
+            guard passed else { return stop(.guardFailed(stage: stage)) }
+            phase = .running(stage: stage)
+            return launchTargets(in: stage)
+
+        case (.stepFinished(let target, let step, let succeeded), .running(let stage)):
+            return stepFinished(target: target, step: step, succeeded: succeeded, stage: stage)
+
+        case (.stepFinished(let target, let step, let succeeded), .rollingBackScope):
+            // A step still running when the rollout stopped; only a later stage stops this way.
+            return stepFinished(target: target, step: step, succeeded: succeeded, stage: nil)
+
+        case (.targetRolledBack(let target, let complete), _):
+            return targetRolledBack(target, complete: complete)
+
+        case (.bakeFinished(let healthy), .baking(let stage)):
+            guard healthy else { return stop(.bakeUnhealthy(stage: stage)) }
+            return finish(stage: stage)
+
+        case (.guardFailed, .running(let stage)), (.guardFailed, .baking(let stage)):
+            return stop(.guardFailed(stage: stage))
+
+        case (.stopRequested, .preflight):
+            phase = .done
+            return [.finish(RunResult(outcome: .refused, stopReason: .stopRequested))]
+
+        case (.stopRequested, .pausingHolds):
+            stopReason = .stopRequested
+            return []
+
+        case (.stopRequested, .guards), (.stopRequested, .running), (.stopRequested, .baking):
+            return stop(.stopRequested)
+
+        default:
+            // Late or repeated reports (a second stop request, a guard failing while rolling
+            // back) change nothing.
+            return []
+        }
+    }
+
+    // MARK: Stages
+
+    private mutating func begin(stage: Int) -> [Action] {
+        if stopReason == .stopRequested { return stop(.stopRequested) }
+        guard stage < shape.stages.count else { return complete() }
+        if shape.hasGuards {
+            phase = .guards(stage: stage)
+            return [.startStage(stage), .checkGuards(stage: stage)]
+        }
+        phase = .running(stage: stage)
+        return [.startStage(stage)] + launchTargets(in: stage)
+    }
+
+    private func isStopping(_ stage: Int) -> Bool {
+        stopReason != nil || stageFailures[stage] > shape.stages[stage].toleratedFailures
+    }
+
+    /// Starts pending targets of `stage` while fewer than `parallel` are active.
+    private mutating func launchTargets(in stage: Int) -> [Action] {
+        var actions: [Action] = []
+        let members = shape.stages[stage].targets
+        while !isStopping(stage), active(in: stage) < shape.stages[stage].parallel,
+            let next = members.first(where: { targets[$0] == .pending })
+        {
+            if shape.steps[next].isEmpty {
+                targets[next] = .succeeded
+                continue
+            }
+            targets[next] = .running(position: 0)
+            touched.insert(next)
+            actions.append(.runStep(target: next, step: shape.steps[next][0]))
+        }
+        return actions + (stageIsQuiet(stage) ? stageSettled(stage) : [])
+    }
+
+    private func active(in stage: Int) -> Int {
+        shape.stages[stage].targets.filter {
+            if case .running = targets[$0] { return true }
+            return targets[$0] == .rollingBack
+        }.count
+    }
+
+    /// Nothing of the stage is running, and nothing more will start.
+    private func stageIsQuiet(_ stage: Int) -> Bool {
+        active(in: stage) == 0
+            && (isStopping(stage) || !shape.stages[stage].targets.contains { targets[$0] == .pending })
+    }
+
+    private mutating func stageSettled(_ stage: Int) -> [Action] {
+        guard phase == .running(stage: stage) else { return [] }
+        if let stopReason { return stop(stopReason) }
+        if stageFailures[stage] > shape.stages[stage].toleratedFailures { return stop(.thresholdExceeded(stage: stage)) }
+        if shape.stages[stage].bakes {
+            phase = .baking(stage: stage)
+            return [.bake(stage: stage)]
+        }
+        return finish(stage: stage)
+    }
+
+    private mutating func finish(stage: Int) -> [Action] {
+        [.finishStage(stage, failures: stageFailures[stage])] + begin(stage: stage + 1)
+    }
+
+    private mutating func stepFinished(target: Int, step: Int, succeeded: Bool, stage: Int?) -> [Action] {
+        guard case .running(let position) = targets[target], shape.steps[target][position] == step else {
+            preconditionFailure("step \(step) of target \(target) finished, but the target is \(targets[target])")
+        }
+        let stageIndex = stage ?? shape.stages.firstIndex { $0.targets.contains(target) } ?? 0
+        if !succeeded {
+            targets[target] = .rollingBack
+            failed.append(target)
+            stageFailures[stageIndex] += 1
+            return [.rollBackTarget(target)]
+        }
+        if position + 1 == shape.steps[target].count {
+            targets[target] = .succeeded
+        } else if isStopping(stageIndex) || stage == nil {
+            targets[target] = .stopped
+        } else {
+            targets[target] = .running(position: position + 1)
+            return [.runStep(target: target, step: shape.steps[target][position + 1])]
+        }
+        return afterTargetSettled(stage: stageIndex)
+    }
+
+    private mutating func afterTargetSettled(stage: Int) -> [Action] {
+        switch phase {
+        case .running(let current) where current == stage:
+            return launchTargets(in: stage)
+        case .rollingBackScope:
+            return continueScopeRollback()
+        default:
+            return []
+        }
+    }
+
+    // MARK: Stopping and rolling back
+
+    private mutating func stop(_ reason: StopReason) -> [Action] {
+        if stopReason == nil || stopReason == .stopRequested { stopReason = reason }
+        guard let stage = currentStage else { return [] }
+        // Running targets finish their current step first; their reports bring us back here.
+        if active(in: stage) > 0 {
+            phase = .running(stage: stage)
+            return []
+        }
+        switch shape.onFailure {
+        case .halt:
+            phase = .done
+            return resumeHolds() + [.finish(result(.halted))]
+        case .rollback:
+            let scope = scopeTargets()
+            phase = .rollingBackScope(remaining: scope)
+            return [.startRollback(reason: stopReason ?? reason)] + continueScopeRollback()
+        }
+    }
+
+    private var currentStage: Int? {
+        switch phase {
+        case .guards(let stage), .running(let stage), .baking(let stage): stage
+        default: nil
+        }
+    }
+
+    /// Targets the run's rollback undoes: every touched target not already rolled back (scope
+    /// `run`), or none beyond the failed ones already undone (scope `target`), last stage first.
+    private func scopeTargets() -> [Int] {
+        guard shape.rollbackScope == .run else { return [] }
+        return shape.stages.reversed().flatMap { $0.targets.reversed() }.filter {
+            touched.contains($0) && targets[$0] != .rolledBack && targets[$0] != .rollingBack
+        }
+    }
+
+    private mutating func continueScopeRollback() -> [Action] {
+        guard case .rollingBackScope(var remaining) = phase else { return [] }
+        if targets.contains(.rollingBack) { return [] }
+        guard !remaining.isEmpty else {
+            phase = .done
+            return resumeHolds() + [.finish(result(incomplete.isEmpty ? .rolledBack : .rollbackIncomplete))]
+        }
+        let next = remaining.removeFirst()
+        phase = .rollingBackScope(remaining: remaining)
+        targets[next] = .rollingBack
+        return [.rollBackTarget(next)]
+    }
+
+    private mutating func targetRolledBack(_ target: Int, complete: Bool) -> [Action] {
+        guard targets[target] == .rollingBack else {
+            preconditionFailure("target \(target) reported rolled back, but it is \(targets[target])")
+        }
+        targets[target] = .rolledBack
+        if !complete { incomplete.append(target) }
+        switch phase {
+        case .running(let stage):
+            return launchTargets(in: stage)
+        case .rollingBackScope:
+            return continueScopeRollback()
+        default:
+            return []
+        }
+    }
+
+    private mutating func complete() -> [Action] {
+        phase = .done
+        let outcome: RunResult.Outcome = !incomplete.isEmpty ? .rollbackIncomplete : failed.isEmpty ? .succeeded : .completedWithFailures
+        return resumeHolds() + [.finish(result(outcome))]
+    }
+
+    private mutating func resumeHolds() -> [Action] {
+        guard holdsPaused else { return [] }
+        holdsPaused = false
+        return [.resumeHolds]
+    }
+
+    private func result(_ outcome: RunResult.Outcome) -> RunResult {
+        RunResult(outcome: outcome, failedTargets: failed, incompleteRollbacks: incomplete, stopReason: stopReason)
+    }
+}
