@@ -25,6 +25,32 @@ public enum CanonicalJSON {
         return String(decoding: output, as: UTF8.self)
     }
 
+    /// Returns the canonical text of an object whose members are already sorted by key and
+    /// hold only strings, integers and nulls (an event row), without sorting or boxing them.
+    static func encodeSortedRow(_ members: [(key: String, value: RowValue)]) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity(768)
+        output.append(UInt8(ascii: "{"))
+        for (index, member) in members.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            writeString(member.key, into: &output)
+            output.append(UInt8(ascii: ":"))
+            switch member.value {
+            case .text(let text?): writeString(text, into: &output)
+            case .integer(let number?): output.append(contentsOf: String(number).utf8)
+            case .text(nil), .integer(nil): output.append(contentsOf: "null".utf8)
+            }
+        }
+        output.append(UInt8(ascii: "}"))
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// A column value of an event row.
+    enum RowValue {
+        case text(String?)
+        case integer(Int64?)
+    }
+
     private static func write(_ value: JSONValue, into output: inout [UInt8]) {
         switch value {
         case .string(let text):

@@ -21,6 +21,7 @@ actor GroupCommitter {
     private var queue: [Waiter] = []
     private var queueStart = 0
     private var busy = false
+    private var lastBatchSize = 1
     private let maximumBatch: Int
     private let commit: @Sendable ([PreparedEvent]) async throws -> [RecordedEvent]
 
@@ -47,12 +48,20 @@ actor GroupCommitter {
             }
         } else {
             busy = true
+            if lastBatchSize > 1 {
+                // Others were appending a moment ago, and the callers the last batch just
+                // resumed are about to append again: let them queue first, so that they join
+                // this transaction rather than wait for the next fsync. A lone writer (batches
+                // of one) never pays for this.
+                await Task.yield()
+            }
         }
         return try await lead(with: event)
     }
 
     private func lead(with own: PreparedEvent) async throws -> RecordedEvent {
         let followers = dequeue(upTo: maximumBatch - 1)
+        lastBatchSize = followers.count + 1
         let result: Result<[RecordedEvent], any Error>
         do {
             let recorded = try await commit([own] + followers.map(\.event))

@@ -80,21 +80,20 @@ public struct RecordedEvent: Codable, Sendable, Hashable, FetchableRecord, Persi
     /// The text the hash covers after ``prevHash``: the canonical JSON (``CanonicalJSON``) of an
     /// object holding every column except `prev_hash` and `hash`, absent values as `null`.
     public var canonicalJSON: String {
-        func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
-        func number(_ value: Int64?) -> JSONValue { value.map(JSONValue.integer) ?? .null }
-        return CanonicalJSON.encodeObject([
+        // Keys in sorted order, as the canonical form requires.
+        CanonicalJSON.encodeSortedRow([
+            ("actor", .text(actor)),
+            ("detail", .text(detail)),
+            ("duration_ms", .integer(durationMilliseconds)),
+            ("exit_code", .integer(exitCode.map(Int64.init))),
+            ("kind", .text(kind)),
+            ("run_id", .text(runID)),
             ("seq", .integer(seq)),
-            ("time", .string(time)),
-            ("run_id", text(runID)),
-            ("actor", .string(actor)),
-            ("kind", .string(kind)),
-            ("target", text(target)),
-            ("stage", text(stage)),
-            ("step", text(step)),
-            ("status", text(status)),
-            ("exit_code", number(exitCode.map(Int64.init))),
-            ("duration_ms", number(durationMilliseconds)),
-            ("detail", .string(detail)),
+            ("stage", .text(stage)),
+            ("status", .text(status)),
+            ("step", .text(step)),
+            ("target", .text(target)),
+            ("time", .text(time)),
         ])
     }
 

@@ -1,13 +1,13 @@
 /// A run's events arranged for people: by stage, then target, with each `*.started` event
-/// merged with its `*.finished` event into one entry.
+/// merged with the matching `*.finished` event (same stage, target and step) into one entry.
 ///
 /// Built from the event chain alone, so it shows what was recorded even when the run's row is
 /// missing or out of date.
 public struct RunTimeline: Sendable, Encodable {
     /// One action or occurrence on the timeline.
     public struct Entry: Sendable, Encodable, Hashable {
-        /// The event kind, without `.started`/`.finished` for merged entries (`step`,
-        /// `rollback.step`, `recovery.step`), else the full kind (`run.started`).
+        /// The event kind without `.started`/`.finished` for merged entries and steps (`step`,
+        /// `rollback.step`, `stage`, `run`), else the full kind (`lock.acquired`).
         public var kind: String
         /// The step's name, if any.
         public var step: String?
@@ -83,11 +83,12 @@ public struct RunTimeline: Sendable, Encodable {
             }
 
             let detail = DetailParser.members(of: event.detail) ?? [:]
-            if let step = event.step, event.kind.hasSuffix(".finished") {
+            if event.kind.hasSuffix(".finished") {
                 let base = String(event.kind.dropLast(".finished".count))
-                let key = OpenKey(base: base, stage: event.stage, target: event.target, step: step)
+                let key = OpenKey(base: base, stage: event.stage, target: event.target, step: event.step)
                 if let open = openEntries.removeValue(forKey: key) {
                     var entry = sections[open.section].tracks[open.track].entries[open.entry]
+                    entry.kind = base
                     entry.finishedAt = event.time
                     entry.inDoubt = false
                     Self.merge(event, detail: detail, into: &entry)
@@ -99,11 +100,15 @@ public struct RunTimeline: Sendable, Encodable {
                 kind: event.kind, step: event.step, time: event.time, finishedAt: nil, status: nil, exitCode: nil,
                 durationMilliseconds: nil, command: nil, output: nil, notes: [:], inDoubt: false, seqs: [])
             Self.merge(event, detail: detail, into: &entry)
-            if let step = event.step, event.kind.hasSuffix(".started") {
+            if event.kind.hasSuffix(".started") {
                 let base = String(event.kind.dropLast(".started".count))
-                entry.kind = base
-                entry.inDoubt = true
-                openEntries[OpenKey(base: base, stage: event.stage, target: event.target, step: step)] =
+                // Only a step can be in doubt; a stage or run that never finished keeps its
+                // `*.started` kind, which says as much.
+                if event.step != nil {
+                    entry.kind = base
+                    entry.inDoubt = true
+                }
+                openEntries[OpenKey(base: base, stage: event.stage, target: event.target, step: event.step)] =
                     (section, track, sections[section].tracks[track].entries.count)
             } else if event.step != nil, event.kind.hasSuffix(".finished") {
                 entry.kind = String(event.kind.dropLast(".finished".count))
@@ -128,7 +133,7 @@ public struct RunTimeline: Sendable, Encodable {
         let base: String
         let stage: String?
         let target: String?
-        let step: String
+        let step: String?
     }
 
     private static func merge(_ event: RecordedEvent, detail: [String: String], into entry: inout Entry) {

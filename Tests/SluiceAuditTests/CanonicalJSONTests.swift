@@ -126,3 +126,26 @@ import Testing
         #expect(EventExport.header(.jsonl) == nil)
     }
 }
+
+@Suite struct RowCanonicalFormTests {
+    @Test(arguments: [
+        RecordedEvent(seq: 1, time: "t", runID: nil, actor: "a\"\\\n", kind: "k", target: "é€", stage: nil, step: "",
+                      status: "s", exitCode: -3, durationMilliseconds: 0, detail: #"{"x":"\u000a"}"#, prevHash: "",
+                      hash: ""),
+        RecordedEvent(seq: 99, time: "2026-11-21T08:30:15.123Z", runID: "r-20261121-083015-7f3a", actor: "b", kind: "k",
+                      target: nil, stage: "st", step: nil, status: nil, exitCode: nil, durationMilliseconds: nil,
+                      detail: "{}", prevHash: "", hash: ""),
+    ])
+    func rowFormEqualsTheGeneralEncoderOnTheSameObject(event: RecordedEvent) {
+        func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+        func number(_ value: Int64?) -> JSONValue { value.map(JSONValue.integer) ?? .null }
+        let general = CanonicalJSON.encode(.object([
+            "seq": .integer(event.seq), "time": .string(event.time), "run_id": text(event.runID),
+            "actor": .string(event.actor), "kind": .string(event.kind), "target": text(event.target),
+            "stage": text(event.stage), "step": text(event.step), "status": text(event.status),
+            "exit_code": number(event.exitCode.map(Int64.init)), "duration_ms": number(event.durationMilliseconds),
+            "detail": .string(event.detail),
+        ]))
+        #expect(event.canonicalJSON == general)
+    }
+}

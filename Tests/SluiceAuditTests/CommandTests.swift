@@ -15,13 +15,12 @@ import Testing
             id: runID, runbookID: "alma-loan-config", title: "Roll out the loan-policy configuration", kind: .change,
             mode: .apply, actor: "alice", host: "ops-1", pid: 4242, contentHash: "sha256:abc",
             runbookPath: "Runbooks/alma.yaml", startedAt: "2026-11-21T08:30:15.000Z"))
-        let redactor = Redactor(secrets: ["hunter2"])
+        let journal = RunJournal(store: store, runID: runID, actor: "alice", redactor: Redactor(secrets: ["hunter2"]))
         func append(_ kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil,
                     status: String? = nil, exitCode: Int? = nil, duration: Int64? = nil,
                     detail: [String: JSONValue] = [:]) async throws {
-            try await store.append(EventDraft(
-                runID: runID, actor: "alice", kind: kind, target: target, stage: stage, step: step, status: status,
-                exitCode: exitCode, durationMilliseconds: duration, detail: detail), redactor: redactor)
+            try await journal.record(kind, target: target, stage: stage, step: step, status: status, exitCode: exitCode,
+                                     durationMilliseconds: duration, detail: detail)
         }
         try await append(.runStarted)
         try await append(.stageStarted, stage: "canary")

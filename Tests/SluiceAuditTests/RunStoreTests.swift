@@ -124,3 +124,49 @@ import Testing
         await #expect(throws: AuditStoreError.self) { try await store.savePlan(invalid) }
     }
 }
+
+@Suite struct RunTimelineTests {
+    static func event(_ seq: Int64, _ kind: String, stage: String? = nil, target: String? = nil, step: String? = nil,
+                      status: String? = nil, detail: String = "{}") -> RecordedEvent {
+        RecordedEvent(
+            seq: seq, time: "2026-11-21T08:30:\(10 + seq).000Z", runID: "r-20261121-083015-7f3a", actor: "alice",
+            kind: kind, target: target, stage: stage, step: step, status: status, exitCode: nil,
+            durationMilliseconds: nil, detail: detail, prevHash: "", hash: "")
+    }
+
+    @Test func groupsByStageAndTargetAndMergesStartedWithFinished() {
+        // Given a run with a stage, two targets, a finished step and one never finished
+        let events = [
+            Self.event(1, "run.started"),
+            Self.event(2, "stage.started", stage: "canary"),
+            Self.event(3, "step.started", stage: "canary", target: "a", step: "apply",
+                       detail: #"{"command":"./apply.sh a"}"#),
+            Self.event(4, "step.started", stage: "canary", target: "b", step: "apply"),
+            Self.event(5, "step.finished", stage: "canary", target: "a", step: "apply", status: "failed",
+                       detail: #"{"output":"boom","reason":"exit 2"}"#),
+            Self.event(6, "stage.finished", stage: "canary", status: "failed"),
+            Self.event(7, "rollback.started"),
+        ]
+
+        // When arranged
+        let timeline = RunTimeline(run: nil, events: events)
+
+        // Then run-level events come first, the stage holds its own entry then one track per target
+        #expect(timeline.sections.map(\.stage) == [nil, "canary"])
+        #expect(timeline.sections[0].tracks.flatMap(\.entries).map(\.kind) == ["run.started", "rollback.started"])
+        let canary = timeline.sections[1]
+        #expect(canary.tracks.map(\.target) == [nil, "a", "b"])
+        let stage = canary.tracks[0].entries
+        #expect(stage.map(\.kind) == ["stage"])
+        #expect(stage.first?.status == "failed")
+        let stepA = canary.tracks[1].entries
+        #expect(stepA.count == 1)
+        #expect(stepA.first?.status == "failed")
+        #expect(stepA.first?.command == "./apply.sh a")
+        #expect(stepA.first?.output == "boom")
+        #expect(stepA.first?.notes == ["reason": "exit 2"])
+        #expect(stepA.first?.seqs == [3, 5])
+        #expect(stepA.first?.inDoubt == false)
+        #expect(canary.tracks[2].entries.first?.inDoubt == true)
+    }
+}
