@@ -1,0 +1,207 @@
+import Testing
+@testable import SluiceCore
+
+/// Drives a ``RolloutMachine`` the way the engine does, answering each action from a script of
+/// what fails, and records every action in order.
+struct ScriptedEngine {
+    var failingSteps: Set<[Int]> = []
+    var incompleteRollbacks: Set<Int> = []
+    var preflightFails = false
+    var guardFailsBeforeStage: Int?
+    var bakeFailsInStage: Int?
+    /// Report a stop request after this many actions have been carried out.
+    var stopAfter: Int?
+
+    func run(_ shape: RolloutMachine.Shape) -> [RolloutMachine.Action] {
+        var machine = RolloutMachine(shape: shape)
+        var queue = machine.start()
+        var log: [RolloutMachine.Action] = []
+        while !queue.isEmpty {
+            let action = queue.removeFirst()
+            log.append(action)
+            if log.count == stopAfter { queue += machine.handle(.stopRequested) }
+            let event: RolloutMachine.Event? = switch action {
+            case .runPreflight: .preflightFinished(succeeded: !preflightFails)
+            case .pauseHolds: .holdsPaused
+            case .checkGuards(let stage): .guardsChecked(passed: stage != guardFailsBeforeStage)
+            case .runStep(let target, let step): .stepFinished(target: target, step: step, succeeded: !failingSteps.contains([target, step]))
+            case .rollBackTarget(let target): .targetRolledBack(target, complete: !incompleteRollbacks.contains(target))
+            case .bake(let stage): .bakeFinished(healthy: stage != bakeFailsInStage)
+            case .startStage, .finishStage, .startRollback, .resumeHolds, .finish: nil
+            }
+            if let event { queue += machine.handle(event) }
+        }
+        #expect(machine.isFinished)
+        return log
+    }
+}
+
+@Suite("The rollout state machine")
+struct RolloutMachineTests {
+    typealias Action = RolloutMachine.Action
+    typealias Result = RolloutMachine.RunResult
+
+    /// A canary of one target, then two targets two at a time; every target has steps 0 and 1.
+    static func shape(
+        onFailure: Rollout.OnFailure = .rollback, scope: Rollout.RollbackScope = .run, tolerated: Int = 0,
+        holds: Bool = true, guards: Bool = false, bake: Bool = false
+    ) -> RolloutMachine.Shape {
+        RolloutMachine.Shape(
+            stages: [
+                .init(name: "canary", targets: [0], parallel: 1, toleratedFailures: 0, bakes: bake),
+                .init(name: "rest", targets: [1, 2], parallel: 2, toleratedFailures: tolerated),
+            ],
+            steps: [[0, 1], [0, 1], [0, 1]], onFailure: onFailure, rollbackScope: scope, hasHolds: holds, hasGuards: guards)
+    }
+
+    @Test func everythingSucceeds() {
+        #expect(ScriptedEngine().run(Self.shape()) == [
+            .runPreflight, .pauseHolds,
+            .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
+            .startStage(1), .runStep(target: 1, step: 0), .runStep(target: 2, step: 0),
+            .runStep(target: 1, step: 1), .runStep(target: 2, step: 1), .finishStage(1, failures: 0),
+            .resumeHolds, .finish(Result(outcome: .succeeded)),
+        ])
+    }
+
+    @Test func preflightFailureRefusesBeforeAnythingChanges() {
+        #expect(ScriptedEngine(preflightFails: true).run(Self.shape()) == [.runPreflight, .finish(Result(outcome: .refused))])
+    }
+
+    @Test(arguments: [0, 1])
+    func canaryFailureRollsBackTheCanaryThenStops(_ step: Int) {
+        // The failed canary is rolled back at once; the run's rollback then has nothing left to undo.
+        let expected: [Action] = [
+            .runPreflight, .pauseHolds, .startStage(0),
+            .runStep(target: 0, step: 0),
+        ] + (step == 1 ? [.runStep(target: 0, step: 1)] : []) + [
+            .rollBackTarget(0), .startRollback(reason: .thresholdExceeded(stage: 0)),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [0], stopReason: .thresholdExceeded(stage: 0))),
+        ]
+        #expect(ScriptedEngine(failingSteps: [[0, step]]).run(Self.shape()) == expected)
+    }
+
+    @Test func laterStageFailureRollsBackEveryTouchedTargetInReverseOrder() {
+        // Target 1 fails its first step while target 2 is running: target 1 is rolled back at
+        // once, target 2 finishes its current step and stops, then the run's scope is undone:
+        // target 2, then the canary.
+        #expect(ScriptedEngine(failingSteps: [[1, 0]]).run(Self.shape()) == [
+            .runPreflight, .pauseHolds,
+            .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
+            .startStage(1), .runStep(target: 1, step: 0), .runStep(target: 2, step: 0),
+            .rollBackTarget(1),
+            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(2), .rollBackTarget(0),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [1], stopReason: .thresholdExceeded(stage: 1))),
+        ])
+    }
+
+    @Test func haltKeepsTheStateAfterRollingBackTheFailedTarget() {
+        #expect(ScriptedEngine(failingSteps: [[1, 1]]).run(Self.shape(onFailure: .halt)) == [
+            .runPreflight, .pauseHolds,
+            .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
+            .startStage(1), .runStep(target: 1, step: 0), .runStep(target: 2, step: 0),
+            .runStep(target: 1, step: 1), .runStep(target: 2, step: 1),
+            .rollBackTarget(1),
+            .resumeHolds, .finish(Result(outcome: .halted, failedTargets: [1], stopReason: .thresholdExceeded(stage: 1))),
+        ])
+    }
+
+    @Test func targetScopeUndoesOnlyTheFailedTarget() {
+        #expect(ScriptedEngine(failingSteps: [[2, 0]]).run(Self.shape(scope: .target)) == [
+            .runPreflight, .pauseHolds,
+            .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
+            .startStage(1), .runStep(target: 1, step: 0), .runStep(target: 2, step: 0),
+            .runStep(target: 1, step: 1), .rollBackTarget(2),
+            .startRollback(reason: .thresholdExceeded(stage: 1)),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [2], stopReason: .thresholdExceeded(stage: 1))),
+        ])
+    }
+
+    @Test func toleratedFailureIsRolledBackAloneAndTheRunCompletesWithFailures() {
+        #expect(ScriptedEngine(failingSteps: [[1, 0]]).run(Self.shape(tolerated: 1)) == [
+            .runPreflight, .pauseHolds,
+            .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
+            .startStage(1), .runStep(target: 1, step: 0), .runStep(target: 2, step: 0),
+            .rollBackTarget(1), .runStep(target: 2, step: 1), .finishStage(1, failures: 1),
+            .resumeHolds, .finish(Result(outcome: .completedWithFailures, failedTargets: [1])),
+        ])
+    }
+
+    @Test func failingRollbackEndsRollbackIncomplete() {
+        let log = ScriptedEngine(failingSteps: [[1, 0]], incompleteRollbacks: [0]).run(Self.shape())
+        #expect(log.last == .finish(Result(outcome: .rollbackIncomplete, failedTargets: [1], incompleteRollbacks: [0], stopReason: .thresholdExceeded(stage: 1))))
+        // The other targets are still rolled back after the failing one.
+        #expect(log.filter { if case .rollBackTarget = $0 { true } else { false } } == [.rollBackTarget(1), .rollBackTarget(2), .rollBackTarget(0)])
+    }
+
+    @Test func guardFailingBeforeALaterStageRollsBackWhatWasDone() {
+        #expect(ScriptedEngine(guardFailsBeforeStage: 1).run(Self.shape(guards: true)) == [
+            .runPreflight, .pauseHolds,
+            .startStage(0), .checkGuards(stage: 0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
+            .startStage(1), .checkGuards(stage: 1),
+            .startRollback(reason: .guardFailed(stage: 1)), .rollBackTarget(0),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, stopReason: .guardFailed(stage: 1))),
+        ])
+    }
+
+    @Test func unhealthyBakeStopsBeforeTheNextStage() {
+        #expect(ScriptedEngine(bakeFailsInStage: 0).run(Self.shape(bake: true)) == [
+            .runPreflight, .pauseHolds,
+            .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .bake(stage: 0),
+            .startRollback(reason: .bakeUnhealthy(stage: 0)), .rollBackTarget(0),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, stopReason: .bakeUnhealthy(stage: 0))),
+        ])
+    }
+
+    @Test func stopRequestLetsRunningStepsFinishThenRollsBack() {
+        // Stop is requested as the canary's first step is handed out: that step finishes, no
+        // further step starts, and what was done is undone.
+        #expect(ScriptedEngine(stopAfter: 4).run(Self.shape()) == [
+            .runPreflight, .pauseHolds, .startStage(0), .runStep(target: 0, step: 0),
+            .startRollback(reason: .stopRequested), .rollBackTarget(0),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, stopReason: .stopRequested)),
+        ])
+    }
+
+    /// Every combination of where a step fails, the failure policy, the scope and the threshold:
+    /// the properties every run must have.
+    @Test(arguments: [Rollout.OnFailure.rollback, .halt], [Rollout.RollbackScope.run, .target])
+    func invariantsHoldForEveryFailurePosition(_ onFailure: Rollout.OnFailure, _ scope: Rollout.RollbackScope) {
+        for tolerated in [0, 1] {
+            for target in 0..<3 {
+                for step in 0..<2 {
+                    let log = ScriptedEngine(failingSteps: [[target, step]]).run(Self.shape(onFailure: onFailure, scope: scope, tolerated: tolerated))
+                    guard case .finish(let result)? = log.last else {
+                        Issue.record("run did not finish: \(log)")
+                        continue
+                    }
+                    // The failed target is rolled back, once, and named.
+                    #expect(log.filter { $0 == .rollBackTarget(target) }.count == 1)
+                    #expect(result.failedTargets == [target])
+                    #expect(result.outcome != .succeeded)
+                    // Holds are resumed exactly once, right before the end.
+                    #expect(log.filter { $0 == .resumeHolds }.count == 1)
+                    #expect(log.dropLast().last == .resumeHolds)
+                    // No step of the failed target runs after its failure.
+                    if let failure = log.firstIndex(of: .runStep(target: target, step: step)) {
+                        #expect(!log[(failure + 1)...].contains { if case .runStep(target, _) = $0 { true } else { false } })
+                    }
+                    // A tolerated failure in the last stage completes the run with failures.
+                    if tolerated == 1 && target != 0 {
+                        #expect(result.outcome == .completedWithFailures)
+                    } else if onFailure == .halt {
+                        #expect(result.outcome == .halted)
+                    } else {
+                        #expect(result.outcome == .rolledBack)
+                    }
+                    // With scope run and a stop, every target that ran a step is rolled back.
+                    if onFailure == .rollback && scope == .run && result.outcome == .rolledBack {
+                        let touched = Set(log.compactMap { if case .runStep(let t, _) = $0 { t } else { nil } })
+                        let undone = Set(log.compactMap { if case .rollBackTarget(let t) = $0 { t } else { nil } })
+                        #expect(touched == undone)
+                    }
+                }
+            }
+        }
+    }
+}
