@@ -66,7 +66,7 @@ public struct PlanChecker: Sendable {
                          await self.run(executable, in: directory, environment: environment, timeout: Step.defaultTimeout))
                     }
                 }
-                for (index, step) in target.steps.enumerated() where step.applies {
+                for (index, step) in target.steps.enumerated() where step.applies && step.needsChecking {
                     let environment = Self.environment(plan.runID, target: target.name, stage: stage.name, step: step.name)
                         .merging(step.environment ?? [:]) { _, stepValue in stepValue }
                     let slot = Slot.step(stage: stageIndex, target: targetIndex, index: index)
@@ -163,4 +163,9 @@ public struct PlanChecker: Sendable {
             plan.stages[stage].targets[target].steps[index].file?.validate?.outcome = outcome
         }
     }
+}
+
+extension PlannedStep {
+    /// Whether the dry run has anything to run or read for this step.
+    var needsChecking: Bool { check?.executable != nil || health?.executableProbe != nil || file != nil }
 }

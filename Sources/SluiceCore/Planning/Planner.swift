@@ -19,6 +19,7 @@ public struct Planner: Sendable {
         let base = RenderContext(variables: variables, target: nil, runID: runID, stageName: nil, runbookDirectory: runbook.directory)
         let assignment = runbook.stageAssignment
         let firstStage = runbook.rollout.stages.first?.name
+        let recovery = runbook.effectiveRecovery
         var stages: [PlannedStage] = []
         for (index, stage) in runbook.rollout.stages.enumerated() {
             let members = assignment.stages[index].map { runbook.targets[$0] }
@@ -27,7 +28,7 @@ public struct Planner: Sendable {
             let targets = try members.map { target in
                 var context = stageContext
                 context.target = target
-                return try plan(target: target, runbook: runbook, context: context, validateFile: validateFile)
+                return try plan(target: target, runbook: runbook, recovery: recovery, context: context, validateFile: validateFile)
             }
             stages.append(PlannedStage(
                 name: stage.name, parallel: stage.parallel, toleratedFailures: stage.maxFailures.tolerated(outOf: members.count),
@@ -55,7 +56,8 @@ public struct Planner: Sendable {
     }
 
     private func plan(
-        target: Target, runbook: Runbook, context: RenderContext, validateFile: (String, Int, String) -> String
+        target: Target, runbook: Runbook, recovery: [Step], context: RenderContext,
+        validateFile: (String, Int, String) -> String
     ) throws -> PlannedTarget {
         PlannedTarget(
             name: target.name, labels: target.labels,
@@ -63,7 +65,7 @@ public struct Planner: Sendable {
             steps: try runbook.steps.enumerated().map { index, step in
                 try plan(step: step, index: index, target: target, context: context, validateFile: validateFile)
             },
-            recovery: try runbook.effectiveRecovery.enumerated().map { index, step in
+            recovery: try recovery.enumerated().map { index, step in
                 try plan(step: step, index: index, target: target, context: context, validateFile: validateFile)
             })
     }
@@ -71,10 +73,10 @@ public struct Planner: Sendable {
     private func plan(
         step: Step, index: Int, target: Target, context: RenderContext, validateFile: (String, Int, String) -> String
     ) throws -> PlannedStep {
-        let applies = target.matches(step.when)
+        let applies = step.when.isEmpty || target.matches(step.when)
         var planned = PlannedStep(
-            name: step.name, action: step.action.key, applies: applies, timeout: RunbookDuration.format(step.timeout),
-            retries: step.retries, retryDelay: RunbookDuration.format(step.retryDelay),
+            name: step.name, action: step.action.key, applies: applies, timeout: Self.durationText(step.timeout),
+            retries: step.retries, retryDelay: Self.durationText(step.retryDelay),
             verification: CheckOutcome(status: .nothingToCheck, detail: ""))
         guard applies else {
             let labels = step.when.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
@@ -128,10 +130,21 @@ public struct Planner: Sendable {
         return planned
     }
 
+    /// Durations as text; the common ones are spelt once, not once per step per target.
+    private static func durationText(_ duration: Duration) -> String {
+        switch duration {
+        case Step.defaultTimeout: "5m"
+        case Step.defaultRetryDelay: "1s"
+        default: RunbookDuration.format(duration)
+        }
+    }
+
     private func command(_ command: Command, _ context: RenderContext) throws -> PlannedCommand {
-        PlannedCommand(
-            display: try command.render(in: context, redactingSecrets: true).description,
-            executable: try command.render(in: context))
+        let executable = try command.render(in: context)
+        // Render a second time, masked, only when a secret is in it.
+        let display = command.templates.contains { $0.usesSecret(of: context) }
+            ? try command.render(in: context, redactingSecrets: true).description : executable.description
+        return PlannedCommand(display: display, executable: executable)
     }
 }
 

@@ -72,6 +72,12 @@ public enum Quoting: Sendable {
 }
 
 extension Template {
+    /// Whether the template inserts a secret variable's value.
+    public func usesSecret(of context: RenderContext) -> Bool {
+        guard !context.secretVars.isEmpty else { return false }
+        return segments.contains { if case .variable(let variable, _) = $0 { context.isSecret(variable) } else { false } }
+    }
+
     /// The text with every placeholder replaced by its value.
     ///
     /// - Parameter redactingSecrets: write `***` for secret variables instead of their values, for

@@ -74,20 +74,21 @@ struct PlanCommand: AsyncParsableCommand {
             commands: SubprocessCommandRunner(), prober: NetworkHealthProber(), parallel: checks, redactor: variables.redactor)
         await checker.check(&plan)
 
-        let approval = try await record(plan, runbook: runbookValue, runID: runID, redactor: variables.redactor)
-        if let out {
-            try writePlanFile(plan, to: out)
-        }
+        let summary = plan.summary
+        // The full plan is encoded only when it is saved: for a large runbook it is most of the work.
+        let saved = try out.map { path in try writePlanFile(plan, to: path) }
+        let approval = try await record(plan, summary: summary, saved: saved, runbook: runbookValue, runID: runID, redactor: variables.redactor)
         if json {
-            print(try AuditCommandSupport.jsonText(PlanDocument(plan: plan, approval: approval)), terminator: "")
+            print(try AuditCommandSupport.jsonText(PlanDocument(plan: plan, summary: summary, approval: approval)), terminator: "")
         } else {
-            print(PlanReport(plan: plan, approval: approval, style: style, savedTo: out).text, terminator: "")
+            print(PlanReport(plan: plan, summary: summary, approval: approval, style: style, savedTo: out).text, terminator: "")
         }
-        if !plan.summary.ready { throw ExitCode(1) }
+        if !summary.ready { throw ExitCode(1) }
     }
 
-    /// Records the plan as a run of mode `plan` with a `plan.recorded` event, and looks up approvals.
-    private func record(_ plan: Plan, runbook: Runbook, runID: RunID, redactor: Redactor) async throws -> ApprovalStatus {
+    /// Records the plan as a run of mode `plan` with a `plan.recorded` event (and, for a plan
+    /// saved with `--out`, a copy of it), and looks up approvals.
+    private func record(_ plan: Plan, summary: PlanSummary, saved: Data?, runbook: Runbook, runID: RunID, redactor: Redactor) async throws -> ApprovalStatus {
         let store: AuditStore
         do {
             store = try AuditStore(path: storeOptions.resolvedStorePath)
@@ -96,15 +97,15 @@ struct PlanCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let actor = actorOptions.resolvedActor
-        let planJSON = String(decoding: try Self.encoder.encode(plan), as: UTF8.self)
-        let summary = plan.summary
         try await store.createRun(RunRecord(
             id: runID, runbookID: runbook.id, title: runbook.title ?? runbook.id, kind: runbook.kind == .maintenance ? .maintenance : .change,
             mode: .plan, actor: actor, host: ProcessInfo.processInfo.hostName, pid: getpid(), contentHash: plan.content.hash,
             runbookPath: runbook.file, startedAt: Timestamp.format(plan.createdAt)))
-        try await store.savePlan(SavedPlan(
-            id: runID.rawValue, runbookID: runbook.id, contentHash: plan.content.hash, runID: runID,
-            createdAt: Timestamp.format(plan.createdAt), planJSON: planJSON))
+        if let saved {
+            try await store.savePlan(SavedPlan(
+                id: runID.rawValue, runbookID: runbook.id, contentHash: plan.content.hash, runID: runID,
+                createdAt: Timestamp.format(plan.createdAt), planJSON: String(decoding: saved, as: UTF8.self)))
+        }
         _ = try await store.append(EventDraft(
             runID: runID, actor: actor, kind: .planRecorded, status: summary.ready ? "ready" : "not_ready",
             detail: [
@@ -118,9 +119,12 @@ struct PlanCommand: AsyncParsableCommand {
         return ApprovalStatus(required: runbook.approval.required, approvers: approvals.map(\.approver))
     }
 
-    private func writePlanFile(_ plan: Plan, to path: String) throws {
+    /// Writes the plan to `path` and returns what was written.
+    private func writePlanFile(_ plan: Plan, to path: String) throws -> Data {
         do {
-            try Self.encoder.encode(plan).write(to: URL(fileURLWithPath: path), options: .atomic)
+            let data = try Self.encoder.encode(plan)
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            return data
         } catch {
             Console.error("error: cannot write the plan to \(path): \(error.localizedDescription); check the folder exists and is writable")
             throw ExitCode(1)
@@ -149,10 +153,10 @@ struct PlanDocument: Encodable {
     var approval: ApprovalStatus
     var ready: Bool
 
-    init(plan: Plan, approval: ApprovalStatus) {
+    init(plan: Plan, summary: PlanSummary, approval: ApprovalStatus) {
         self.plan = plan
-        self.summary = plan.summary
+        self.summary = summary
         self.approval = approval
-        self.ready = plan.summary.ready
+        self.ready = summary.ready
     }
 }

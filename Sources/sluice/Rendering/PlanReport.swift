@@ -4,13 +4,15 @@ import SluiceCore
 /// The human report of a plan: stage by stage, target by target, then a summary.
 struct PlanReport {
     let plan: Plan
+    let summary: PlanSummary
     let approval: ApprovalStatus
     let style: TerminalStyle
     let savedTo: String?
 
     var text: String {
-        var lines: [String] = []
-        let summary = plan.summary
+        var lines = Lines()
+        let headers = stepHeaders
+        lines.reserve(plan.stages.reduce(0) { $0 + $1.targets.count } * (plan.stages.first?.targets.first?.steps.count ?? 1) * 160)
         lines.append(style.bold("Plan \(plan.runID) for \(plan.runbook.id)") + (plan.runbook.title.map { ": \($0)" } ?? ""))
         lines.append("  runbook   \(plan.runbook.file) (content \(plan.content.hash.prefix(12)), \(plan.content.files.count) files)")
         lines.append("  window    \(windowText)")
@@ -31,14 +33,14 @@ struct PlanReport {
             for guardCheck in plan.guards {
                 lines.append("  \(guardCheck.name)\(guardCheck.every.map { " (every \($0))" } ?? ""): \(outcomeText(guardCheck.check.outcome))")
                 lines.append("    \(guardCheck.check.display)")
-                lines += outputLines(guardCheck.check.outcome, indent: "      ")
+                appendOutput(guardCheck.check.outcome, indent: "      ", to: &lines)
             }
         }
         for (index, stage) in plan.stages.enumerated() {
             lines.append("")
             let count = stage.targets.count
             lines.append(style.bold("Stage \(index + 1)/\(plan.stages.count) \(stage.name)") + ": \(count) target\(count == 1 ? "" : "s"), \(stage.parallel) at a time, tolerates \(stage.toleratedFailures) failure\(stage.toleratedFailures == 1 ? "" : "s")\(stage.bake.map { ", bake \($0)" } ?? "")")
-            for target in stage.targets { lines += targetLines(target) }
+            for target in stage.targets { appendTarget(target, headers: headers, to: &lines) }
         }
         lines.append("")
         var counts = "\(summary.targets) targets, \(summary.steps) steps (\(summary.checked) checked, \(summary.notChecked) not checked)"
@@ -52,7 +54,14 @@ struct PlanReport {
         }
         if let savedTo { lines.append("Plan written to \(savedTo); apply it with `sluice apply \(plan.runbook.file) --plan \(savedTo)`.") }
         lines.append("Recorded as \(plan.runID): `sluice show \(plan.runID)`.")
-        return lines.joined(separator: "\n") + "\n"
+        return lines.text
+    }
+
+    /// `    3. restart [run]` for each step, spelt once: every target has the same steps.
+    private var stepHeaders: [String] {
+        (plan.stages.first { !$0.targets.isEmpty }?.targets.first?.steps ?? []).enumerated().map { index, step in
+            "    \(index + 1). \(step.name) [\(step.action)]"
+        }
     }
 
     private var windowText: String {
@@ -69,15 +78,15 @@ struct PlanReport {
         return approval.required ? style.yellow("required, not yet given for this content") + " (`sluice approve`)" : "not required"
     }
 
-    private func targetLines(_ target: PlannedTarget) -> [String] {
-        var lines = ["  " + style.bold(target.name)]
+    private func appendTarget(_ target: PlannedTarget, headers: [String], to lines: inout Lines) {
+        lines.append("  " + style.bold(target.name))
         for check in target.preflight {
             lines.append("    preflight \(check.name): \(outcomeText(check.outcome))")
             lines.append("      \(check.command.display)")
-            lines += outputLines(check.outcome, indent: "        ")
+            appendOutput(check.outcome, indent: "        ", to: &lines)
         }
         for (index, step) in target.steps.enumerated() {
-            let header = "    \(index + 1). \(step.name) [\(step.action)]"
+            let header = index < headers.count ? headers[index] : "    \(index + 1). \(step.name) [\(step.action)]"
             guard step.applies else {
                 lines.append(header + ": " + style.dim(step.verification.detail))
                 continue
@@ -92,16 +101,15 @@ struct PlanReport {
                 if case .command = health.probe { expectation = "exit status 0" }
                 lines.append("      probe:    \(health.probe) (\(expectation); \(health.attempts) attempts, \(health.interval) apart, \(health.timeout) each)")
             }
-            if let file = step.file { lines += fileLines(file) }
+            if let file = step.file { appendFile(file, to: &lines) }
             if let wait = step.wait { lines.append("      wait:     \(wait)") }
-            lines += outputLines(step.verification, indent: "        ")
+            appendOutput(step.verification, indent: "        ", to: &lines)
         }
         let recovery = target.recovery.filter(\.applies).map(\.name)
         lines.append("    recovery after a rollback: " + (recovery.isEmpty ? "nothing (no recovery, cache_refresh or health steps)" : recovery.joined(separator: ", ")))
-        return lines
     }
 
-    private func fileLines(_ file: PlannedFile) -> [String] {
+    private func appendFile(_ file: PlannedFile, to lines: inout Lines) {
         var change: String
         switch file.change {
         case .create?: change = "new file, mode \(file.mode ?? "0644")"
@@ -110,7 +118,7 @@ struct PlanReport {
         case .unchanged?: change = "unchanged"
         case nil: change = "not inspected"
         }
-        var lines = ["      file:     \(file.path) (\(change))"]
+        lines.append("      file:     \(file.path) (\(change))")
         if let validate = file.validate { lines.append("      validate: \(validate.display)") }
         if let reload = file.reload { lines.append("      reload:   \(reload.display)") }
         if let diff = file.diff, !diff.isEmpty {
@@ -118,7 +126,6 @@ struct PlanReport {
                 lines.append("        " + style.diff(String(line)))
             }
         }
-        return lines
     }
 
     private func outcomeText(_ outcome: CheckOutcome?) -> String {
@@ -133,14 +140,26 @@ struct PlanReport {
     }
 
     /// The last lines of a failed check's output.
-    private func outputLines(_ outcome: CheckOutcome?, indent: String) -> [String] {
-        guard let outcome, outcome.status == .failed, let output = outcome.output else { return [] }
-        return output.split(separator: "\n").suffix(5).map { indent + "| " + $0 }
+    private func appendOutput(_ outcome: CheckOutcome?, indent: String, to lines: inout Lines) {
+        guard let outcome, outcome.status == .failed, let output = outcome.output else { return }
+        for line in output.split(separator: "\n").suffix(5) { lines.append(indent + "| " + line) }
     }
 
     static func time(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: date)
+    }
+}
+
+/// Text built line by line in one buffer: a large plan has hundreds of thousands of lines.
+struct Lines {
+    private(set) var text = ""
+
+    mutating func reserve(_ capacity: Int) { text.reserveCapacity(capacity) }
+
+    mutating func append(_ line: String) {
+        text += line
+        text += "\n"
     }
 }
