@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Prints every benchmark figure the project tracks. Each part can also be run on its own.
+# Prints every benchmark figure the project tracks (release build). Each part also runs alone.
 set -euo pipefail
 cd "$(dirname "$0")"
 ./bench-validate.sh
+./bench-plan.sh
+./bench-audit.sh

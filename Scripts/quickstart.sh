@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# The first five minutes with Sluice on a fresh machine: builds the `sluice` program and puts it
-# through its paces on the runbooks in Runbooks/.
+# The first five minutes with Sluice on a fresh machine: builds the `sluice` program, validates
+# the runbooks in Runbooks/, shows what a broken runbook gets, dry-runs the quickstart runbook and
+# reads the audit store. Needs only the Swift toolchain (and the SQLite headers, installed if
+# missing when run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 
-step "Building sluice (the first build fetches nothing and takes a few minutes)"
+if [ ! -f /usr/include/sqlite3.h ] && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq libsqlite3-dev
+fi
+
+step "Building sluice (the first build takes a few minutes)"
 swift build --product sluice 2>&1 | tail -1
 sluice=$(swift build --show-bin-path)/sluice
 echo "sluice $("$sluice" --version) at $sluice"
@@ -40,8 +46,21 @@ if "$sluice" validate "$broken/broken.yaml"; then
     exit 1
 fi
 
+step "The dry run: every command rendered per target, the read-only checks run, file diffs shown"
+# The audit store goes to .sluice/audit.sqlite here (git ignores it); the demo targets live
+# in .sluice/demo, which the dry run only reads.
+"$sluice" plan Runbooks/quickstart.yaml --no-color
+run=$("$sluice" runs --limit 1 --json | sed -n 's/.*"id" *: *"\(r-[0-9a-f-]*\)".*/\1/p' | head -1)
+
+step "The audit store: the dry run is recorded, and the record is tamper-evident"
+"$sluice" show "$run"
+"$sluice" audit verify
+
 step "Next"
-cat <<'TEXT'
-Read Runbooks/quickstart.yaml: the runbook checked above, commented line by line.
-The runbook format: docs/runbook-format.md.   Every test: Scripts/test.sh
+cat <<TEXT
+Read Runbooks/quickstart.yaml: the runbook planned above, commented line by line.
+Try:   $sluice plan Runbooks/quickstart.yaml --json       (docs/plan-format.md)
+       $sluice runs                                       (every run, newest first)
+The runbook format: docs/runbook-format.md.   The audit store: docs/audit-store.md.
+Every test: Scripts/test.sh
 TEXT
