@@ -91,10 +91,10 @@ struct PlanReport {
                 lines.append(header + ": " + style.dim(step.verification.detail))
                 continue
             }
-            lines.append(header + ": " + outcomeText(step.verification))
-            if let command = step.command { lines.append("      run:      \(command.display)") }
-            if let check = step.check { lines.append("      check:    \(check.display)") }
-            if let rollback = step.rollback { lines.append("      rollback: \(rollback.display)") }
+            lines.append(header, ": ", outcomeText(step.verification))
+            if let command = step.command { lines.append("      run:      ", command.display) }
+            if let check = step.check { lines.append("      check:    ", check.display) }
+            if let rollback = step.rollback { lines.append("      rollback: ", rollback.display) }
             if let health = step.health {
                 var expectation = health.status.map { "status \($0)" } ?? "any 2xx"
                 if let contains = health.contains { expectation += ", body contains `\(contains)`" }
@@ -130,6 +130,9 @@ struct PlanReport {
 
     private func outcomeText(_ outcome: CheckOutcome?) -> String {
         guard let outcome else { return style.dim("not run") }
+        // The same few "not checked" reasons repeat for every target; spell them without colour
+        // work when colour is off.
+        if !style.enabled, outcome.status == .notChecked { return "not checked: " + outcome.detail }
         switch outcome.status {
         case .passed: return style.green("passed") + (outcome.detail.hasPrefix("healthy") ? " (\(outcome.detail))" : "")
         case .failed: return style.red("FAILED") + " (\(outcome.detail))"
@@ -160,6 +163,14 @@ struct Lines {
 
     mutating func append(_ line: String) {
         text += line
+        text += "\n"
+    }
+
+    /// Appends the parts as one line, without building the line first.
+    mutating func append(_ first: String, _ second: String, _ third: String = "") {
+        text += first
+        text += second
+        text += third
         text += "\n"
     }
 }
