@@ -1,0 +1,185 @@
+import Foundation
+import SluiceCore
+
+/// What running (or undoing) one step on one target did.
+public struct StepOutcome: Sendable, Equatable {
+    public var succeeded: Bool
+    /// For people and the audit store: what decided the outcome.
+    public var detail: String
+    /// Every command the step ran, in order (attempts, `validate`, `reload`, a health command).
+    public var commands: [CommandResult]
+    /// For a file step: the file as it was before the change, for its rollback.
+    public var snapshot: FileSnapshot?
+
+    public init(succeeded: Bool, detail: String, commands: [CommandResult] = [], snapshot: FileSnapshot? = nil) {
+        self.succeeded = succeeded
+        self.detail = detail
+        self.commands = commands
+        self.snapshot = snapshot
+    }
+
+    /// The last command's exit status, if it exited.
+    public var exitCode: Int32? { commands.last?.exitCode }
+}
+
+/// Runs one planned step on one target, and undoes it.
+///
+/// Retries, health attempts and waits use the injected clock, so tests never sleep for real.
+/// A failed step is a value, not an error: the engine turns it into a rollback.
+public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
+    let commands: any CommandRunner
+    let prober: any HealthProber
+    let clock: C
+
+    public init(commands: any CommandRunner, prober: any HealthProber, clock: C) {
+        self.commands = commands
+        self.prober = prober
+        self.clock = clock
+    }
+
+    /// Where and how the step's commands run.
+    public struct Context: Sendable {
+        public var directory: String
+        public var environment: [String: String]
+        public var redactor: Redactor
+
+        public init(directory: String, environment: [String: String], redactor: Redactor) {
+            self.directory = directory
+            self.environment = environment
+            self.redactor = redactor
+        }
+    }
+
+    /// Runs the step. For a file step, `saveSnapshot` is called with the file's current state
+    /// before anything is written, so that the backup is durable before the change.
+    public func run(
+        _ step: PlannedStep, in context: Context, saveSnapshot: (FileSnapshot) async throws -> Void = { _ in }
+    ) async -> StepOutcome {
+        let timeout = RunbookDuration.parse(step.timeout) ?? Step.defaultTimeout
+        if let health = step.health, let probe = health.executableProbe {
+            let request = ProbeRequest(
+                probe: probe, status: health.status, contains: health.contains,
+                timeout: RunbookDuration.parse(health.timeout) ?? .seconds(5), workingDirectory: context.directory,
+                environment: context.environment, redactor: context.redactor)
+            let outcome = await prober.check(request, attempts: health.attempts, interval: RunbookDuration.parse(health.interval) ?? .seconds(2), clock: clock)
+            let last = outcome.attempts.last?.detail ?? "no attempt"
+            return StepOutcome(
+                succeeded: outcome.healthy,
+                detail: outcome.healthy ? "healthy after \(outcome.attempts.count) attempt(s): \(last)" : "unhealthy after \(outcome.attempts.count) attempt(s): \(last)")
+        }
+        if let file = step.file {
+            return await write(file, timeout: timeout, in: context, saveSnapshot: saveSnapshot)
+        }
+        if let wait = step.wait.flatMap(RunbookDuration.parse) {
+            try? await clock.sleep(for: wait)
+            return StepOutcome(succeeded: true, detail: "waited \(RunbookDuration.format(wait))")
+        }
+        guard let command = step.command?.executable else {
+            return StepOutcome(succeeded: false, detail: "nothing to run: the plan holds no command for this step")
+        }
+        return await runWithRetries(command, attempts: step.retries + 1, delay: RunbookDuration.parse(step.retryDelay) ?? Step.defaultRetryDelay, timeout: timeout, in: context)
+    }
+
+    /// Undoes the step: its `rollback` command, or for a file step the restored snapshot followed
+    /// by `reload`. A failing undo is retried once more than the step's own retries.
+    public func undo(_ step: PlannedStep, snapshot: FileSnapshot?, in context: Context) async -> StepOutcome {
+        let timeout = RunbookDuration.parse(step.timeout) ?? Step.defaultTimeout
+        let attempts = step.retries + 2
+        let delay = RunbookDuration.parse(step.retryDelay) ?? Step.defaultRetryDelay
+        if let file = step.file {
+            guard let snapshot else {
+                return StepOutcome(succeeded: true, detail: "the file was never changed: nothing to restore")
+            }
+            var restored = false
+            var failure = ""
+            for attempt in 1...attempts where !restored {
+                do {
+                    try FileChanger.restore(snapshot)
+                    restored = true
+                } catch {
+                    failure = "\(error)"
+                    if attempt < attempts { try? await clock.sleep(for: delay) }
+                }
+            }
+            guard restored else { return StepOutcome(succeeded: false, detail: "could not restore \(snapshot.path): \(failure)") }
+            let what = snapshot.existed ? "restored the previous \(snapshot.path)" : "removed \(snapshot.path), which did not exist before"
+            guard let reload = file.reload?.executable else { return StepOutcome(succeeded: true, detail: what) }
+            var outcome = await runWithRetries(reload, attempts: attempts, delay: delay, timeout: timeout, in: context)
+            outcome.detail = outcome.succeeded ? "\(what), then reloaded" : "\(what), but reload failed: \(outcome.detail)"
+            return outcome
+        }
+        guard let rollback = step.rollback?.executable else {
+            return StepOutcome(succeeded: true, detail: "no rollback: nothing to undo for this step")
+        }
+        return await runWithRetries(rollback, attempts: attempts, delay: delay, timeout: timeout, in: context)
+    }
+
+    private func write(
+        _ file: PlannedFile, timeout: Duration, in context: Context, saveSnapshot: (FileSnapshot) async throws -> Void
+    ) async -> StepOutcome {
+        guard let path = file.executablePath, let content = file.executableContent else {
+            return StepOutcome(succeeded: false, detail: "the plan holds no content for \(file.path)")
+        }
+        var ran: [CommandResult] = []
+        do {
+            let snapshot = try FileChanger.snapshot(path)
+            try await saveSnapshot(snapshot)
+            let validate: ((String) async -> CommandResult)? = file.validate.map { planned in
+                { temporary in
+                    // The plan rendered `{{ file }}` as a placeholder path; apply's temporary file
+                    // sits beside the target, so the command is rendered with it here.
+                    let command = planned.executable.map { Self.substitute(file.validateFile, with: temporary, in: $0) } ?? .shell("true")
+                    return await commands.run(CommandRequest(
+                        command: command, workingDirectory: context.directory, environment: context.environment,
+                        timeout: timeout, redactor: context.redactor))
+                }
+            }
+            let written = try await FileChanger.write(Data(content.utf8), to: path, mode: file.mode.flatMap { UInt32($0, radix: 8) }, validate: validate)
+            if case .rejected(let result) = written {
+                return StepOutcome(succeeded: false, detail: "validate refused the new content (\(result.termination))", commands: [result], snapshot: nil)
+            }
+            guard let reload = file.reload?.executable else {
+                return StepOutcome(succeeded: true, detail: "wrote \(file.path)", snapshot: snapshot)
+            }
+            let result = await commands.run(CommandRequest(
+                command: reload, workingDirectory: context.directory, environment: context.environment, timeout: timeout,
+                redactor: context.redactor))
+            ran.append(result)
+            return StepOutcome(
+                succeeded: result.succeeded,
+                detail: result.succeeded ? "wrote \(file.path), then reloaded" : "wrote \(file.path), but reload \(result.termination)",
+                commands: ran, snapshot: snapshot)
+        } catch {
+            return StepOutcome(succeeded: false, detail: "\(error)", commands: ran)
+        }
+    }
+
+    /// Replaces the plan's placeholder path for `{{ file }}` with the real temporary file.
+    static func substitute(_ placeholder: String?, with path: String, in command: RenderedCommand) -> RenderedCommand {
+        guard let placeholder, !placeholder.isEmpty else { return command }
+        switch command {
+        case .shell(let script):
+            return .shell(script.replacing(ShellQuoting.quote(placeholder), with: ShellQuoting.quote(path)))
+        case .argv(let words):
+            return .argv(words.map { $0.replacing(placeholder, with: path) })
+        }
+    }
+
+    private func runWithRetries(
+        _ command: RenderedCommand, attempts: Int, delay: Duration, timeout: Duration, in context: Context
+    ) async -> StepOutcome {
+        var results: [CommandResult] = []
+        for attempt in 1...max(attempts, 1) {
+            let result = await commands.run(CommandRequest(
+                command: command, workingDirectory: context.directory, environment: context.environment, timeout: timeout,
+                redactor: context.redactor))
+            results.append(result)
+            if result.succeeded {
+                return StepOutcome(succeeded: true, detail: attempt == 1 ? "\(result.termination)" : "\(result.termination) on attempt \(attempt)", commands: results)
+            }
+            if attempt < attempts { try? await clock.sleep(for: delay) }
+        }
+        let last = results.last?.termination.description ?? "did not run"
+        return StepOutcome(succeeded: false, detail: attempts > 1 ? "\(last) after \(attempts) attempts" : last, commands: results)
+    }
+}
