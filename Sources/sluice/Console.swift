@@ -9,7 +9,7 @@ enum Console {
 }
 
 /// ANSI colours for a terminal; plain text otherwise.
-struct TerminalStyle {
+struct TerminalStyle: Sendable {
     let enabled: Bool
 
     private func paint(_ code: String, _ text: String) -> String {

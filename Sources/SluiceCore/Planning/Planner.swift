@@ -14,7 +14,7 @@ public struct Planner: Sendable {
     /// - Throws: ``TemplateRenderError`` or ``ProbeAddressError`` when a value cannot be rendered.
     public func plan(
         runbook: Runbook, variables: ResolvedVariables, runID: String, now: Date, content: ContentDigest,
-        validateFile: (String, Int, String) -> String = { _, _, path in path }
+        validateFile: @escaping @Sendable (String, Int, String) -> String = { _, _, path in path }
     ) throws -> Plan {
         let base = RenderContext(variables: variables, target: nil, runID: runID, stageName: nil, runbookDirectory: runbook.directory)
         let assignment = runbook.stageAssignment
@@ -23,9 +23,10 @@ public struct Planner: Sendable {
         var stages: [PlannedStage] = []
         for (index, stage) in runbook.rollout.stages.enumerated() {
             let members = assignment.stages[index].map { runbook.targets[$0] }
-            var stageContext = base
-            stageContext.stageName = stage.name
-            let targets = try members.map { target in
+            var context = base
+            context.stageName = stage.name
+            let stageContext = context
+            let targets = try members.concurrentMap { target in
                 var context = stageContext
                 context.target = target
                 return try plan(target: target, runbook: runbook, recovery: recovery, context: context, validateFile: validateFile)
@@ -142,7 +143,7 @@ public struct Planner: Sendable {
     private func command(_ command: Command, _ context: RenderContext) throws -> PlannedCommand {
         let executable = try command.render(in: context)
         // Render a second time, masked, only when a secret is in it.
-        let display = command.templates.contains { $0.usesSecret(of: context) }
+        let display = command.usesSecret(of: context)
             ? try command.render(in: context, redactingSecrets: true).description : executable.description
         return PlannedCommand(display: display, executable: executable)
     }

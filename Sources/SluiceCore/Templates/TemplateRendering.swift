@@ -130,6 +130,15 @@ public enum RenderedCommand: Sendable, Hashable, Codable, CustomStringConvertibl
 }
 
 extension Command {
+    /// Whether any of the command's templates inserts a secret variable's value.
+    public func usesSecret(of context: RenderContext) -> Bool {
+        guard !context.secretVars.isEmpty else { return false }
+        switch form {
+        case .shell(let template): return template.usesSecret(of: context)
+        case .argv(let words): return words.contains { $0.usesSecret(of: context) }
+        }
+    }
+
     /// Renders every template of the command (see ``Template/render(in:quoting:redactingSecrets:)``).
     public func render(in context: RenderContext, redactingSecrets: Bool = false) throws -> RenderedCommand {
         switch form {

@@ -81,7 +81,10 @@ struct PlanCommand: AsyncParsableCommand {
         if json {
             print(try AuditCommandSupport.jsonText(PlanDocument(plan: plan, summary: summary, approval: approval)), terminator: "")
         } else {
-            print(PlanReport(plan: plan, summary: summary, approval: approval, style: style, savedTo: out).text, terminator: "")
+            let standardOutput = FileHandle.standardOutput
+            PlanReport(plan: plan, summary: summary, approval: approval, style: style, savedTo: out).write { text in
+                standardOutput.write(Data(text.utf8))
+            }
         }
         if !summary.ready { throw ExitCode(1) }
     }
@@ -140,7 +143,7 @@ struct PlanCommand: AsyncParsableCommand {
 }
 
 /// Whether the runbook's exact content has been approved, for the report.
-struct ApprovalStatus: Encodable {
+struct ApprovalStatus: Encodable, Sendable {
     var required: Bool
     /// Who approved this exact content.
     var approvers: [String]

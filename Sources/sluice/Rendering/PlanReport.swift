@@ -2,17 +2,25 @@ import Foundation
 import SluiceCore
 
 /// The human report of a plan: stage by stage, target by target, then a summary.
-struct PlanReport {
+struct PlanReport: Sendable {
     let plan: Plan
     let summary: PlanSummary
     let approval: ApprovalStatus
     let style: TerminalStyle
     let savedTo: String?
 
+    /// The whole report as one string (for tests and small plans).
     var text: String {
+        var text = ""
+        write { text += $0 }
+        return text
+    }
+
+    /// Writes the report piece by piece to `output`, so that a plan of many thousands of targets
+    /// is never held as one string.
+    func write(to output: (String) -> Void) {
         var lines = Lines()
         let headers = stepHeaders
-        lines.reserve(plan.stages.reduce(0) { $0 + $1.targets.count } * (plan.stages.first?.targets.first?.steps.count ?? 1) * 160)
         lines.append(style.bold("Plan \(plan.runID) for \(plan.runbook.id)") + (plan.runbook.title.map { ": \($0)" } ?? ""))
         lines.append("  runbook   \(plan.runbook.file) (content \(plan.content.hash.prefix(12)), \(plan.content.files.count) files)")
         lines.append("  window    \(windowText)")
@@ -40,7 +48,20 @@ struct PlanReport {
             lines.append("")
             let count = stage.targets.count
             lines.append(style.bold("Stage \(index + 1)/\(plan.stages.count) \(stage.name)") + ": \(count) target\(count == 1 ? "" : "s"), \(stage.parallel) at a time, tolerates \(stage.toleratedFailures) failure\(stage.toleratedFailures == 1 ? "" : "s")\(stage.bake.map { ", bake \($0)" } ?? "")")
-            for target in stage.targets { appendTarget(target, headers: headers, to: &lines) }
+            output(lines.take())
+            // Targets are written in batches, each rendered in parallel chunks: a large plan has
+            // hundreds of thousands of lines, and only one batch of them is held at a time.
+            for batch in stride(from: 0, to: stage.targets.count, by: 2048) {
+                let starts = Array(stride(from: batch, to: Swift.min(batch + 2048, stage.targets.count), by: 256))
+                let chunks = starts.concurrentMap(minimumCount: 4) { (start: Int) -> String in
+                    var chunk = Lines()
+                    for target in stage.targets[start..<Swift.min(start + 256, stage.targets.count)] {
+                        appendTarget(target, headers: headers, to: &chunk)
+                    }
+                    return chunk.text
+                }
+                for chunk in chunks { output(chunk) }
+            }
         }
         lines.append("")
         var counts = "\(summary.targets) targets, \(summary.steps) steps (\(summary.checked) checked, \(summary.notChecked) not checked)"
@@ -54,7 +75,7 @@ struct PlanReport {
         }
         if let savedTo { lines.append("Plan written to \(savedTo); apply it with `sluice apply \(plan.runbook.file) --plan \(savedTo)`.") }
         lines.append("Recorded as \(plan.runID): `sluice show \(plan.runID)`.")
-        return lines.text
+        output(lines.take())
     }
 
     /// `    3. restart [run]` for each step, spelt once: every target has the same steps.
@@ -159,11 +180,16 @@ struct PlanReport {
 struct Lines {
     private(set) var text = ""
 
-    mutating func reserve(_ capacity: Int) { text.reserveCapacity(capacity) }
 
     mutating func append(_ line: String) {
         text += line
         text += "\n"
+    }
+
+    /// The text so far, leaving the buffer empty.
+    mutating func take() -> String {
+        defer { text = "" }
+        return text
     }
 
     /// Appends the parts as one line, without building the line first.
