@@ -7,7 +7,9 @@
 /// arrive while a transaction is in flight queue up; when it commits, the leader resumes the
 /// callers of its batch with their results and wakes the first queued caller to lead the next
 /// batch. So one fsync serves many events, and no caller waits for batches after its own.
-actor GroupCommitter {
+import Synchronization
+
+final class GroupCommitter: Sendable {
     private enum Wake: Sendable {
         case done(Result<RecordedEvent, any Error>)
         case lead
@@ -18,10 +20,28 @@ actor GroupCommitter {
         let continuation: CheckedContinuation<Wake, Never>
     }
 
-    private var queue: [Waiter] = []
-    private var queueStart = 0
-    private var busy = false
-    private var lastBatchSize = 1
+    /// The queue and whether a transaction is in flight. A lock, not an actor: every append
+    /// would otherwise hop onto the actor's executor and back, and on a small machine those
+    /// thread switches, not the fsync, bound how fast many tasks can append.
+    private struct State {
+        var queue: [Waiter] = []
+        var queueStart = 0
+        var busy = false
+        var lastBatchSize = 1
+
+        mutating func dequeue(upTo count: Int) -> [Waiter] {
+            let end = min(queue.count, queueStart + count)
+            let taken = Array(queue[queueStart..<end])
+            queueStart = end
+            if queueStart == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                queueStart = 0
+            }
+            return taken
+        }
+    }
+
+    private let state = Mutex(State())
     private let maximumBatch: Int
     private let commit: @Sendable ([PreparedEvent]) async throws -> [RecordedEvent]
 
@@ -31,37 +51,38 @@ actor GroupCommitter {
         self.commit = commit
     }
 
-    /// How many appends wait for the transaction in flight to finish (for tests).
-    var queuedCount: Int { queue.count - queueStart }
+    var queuedCount: Int { state.withLock { $0.queue.count - $0.queueStart } }
 
-    /// Appends `event` and returns it as recorded, after its transaction committed.
     func append(_ event: PreparedEvent) async throws -> RecordedEvent {
-        if busy {
-            let wake = await withCheckedContinuation { continuation in
-                queue.append(Waiter(event: event, continuation: continuation))
+        // Either lead now, or queue until a leader hands over a result or the lead. The check
+        // and the enqueueing happen under one lock, so a wake-up can never be missed.
+        let wake = await withCheckedContinuation { (continuation: CheckedContinuation<Wake, Never>) in
+            let leadNow = state.withLock { state in
+                if state.busy {
+                    state.queue.append(Waiter(event: event, continuation: continuation))
+                    return false
+                }
+                state.busy = true
+                return true
             }
-            switch wake {
-            case .done(let result):
-                return try result.get()
-            case .lead:
-                break
-            }
-        } else {
-            busy = true
-            if lastBatchSize > 1 {
-                // Others were appending a moment ago, and the callers the last batch just
-                // resumed are about to append again: let them queue first, so that they join
-                // this transaction rather than wait for the next fsync. A lone writer (batches
-                // of one) never pays for this.
-                await Task.yield()
-            }
+            if leadNow { continuation.resume(returning: .lead) }
+        }
+        if case .done(let result) = wake { return try result.get() }
+        if state.withLock({ $0.lastBatchSize > 1 }) {
+            // Others were appending a moment ago, and the callers the last batch just resumed
+            // are about to append again: let them queue first, so that they join this
+            // transaction rather than wait for the next fsync. A lone writer never pays for this.
+            await Task.yield()
         }
         return try await lead(with: event)
     }
 
     private func lead(with own: PreparedEvent) async throws -> RecordedEvent {
-        let followers = dequeue(upTo: maximumBatch - 1)
-        lastBatchSize = followers.count + 1
+        let followers = state.withLock { state in
+            let followers = state.dequeue(upTo: maximumBatch - 1)
+            state.lastBatchSize = followers.count + 1
+            return followers
+        }
         let result: Result<[RecordedEvent], any Error>
         do {
             let recorded = try await commit([own] + followers.map(\.event))
@@ -74,22 +95,12 @@ actor GroupCommitter {
         for (index, follower) in followers.enumerated() {
             follower.continuation.resume(returning: .done(result.map { $0[index + 1] }))
         }
-        if let next = dequeue(upTo: 1).first {
-            next.continuation.resume(returning: .lead)
-        } else {
-            busy = false
+        let next = state.withLock { state in
+            let next = state.dequeue(upTo: 1).first
+            if next == nil { state.busy = false }
+            return next
         }
+        next?.continuation.resume(returning: .lead)
         return try result.get()[0]
-    }
-
-    private func dequeue(upTo count: Int) -> [Waiter] {
-        let end = min(queue.count, queueStart + count)
-        let taken = Array(queue[queueStart..<end])
-        queueStart = end
-        if queueStart == queue.count {
-            queue.removeAll(keepingCapacity: true)
-            queueStart = 0
-        }
-        return taken
     }
 }

@@ -56,7 +56,7 @@ import Testing
             for index in 1...followers {
                 group.addTask { try await committer.append(Self.event(index)) }
             }
-            while await committer.queuedCount < followers { await Task.yield() }
+            while committer.queuedCount < followers { await Task.yield() }
             await gate.open()
             var targets: [String] = []
             for try await event in group { targets.append(event.target ?? "") }
