@@ -108,6 +108,19 @@ public struct PlannedHold: Sendable, Codable, Equatable {
     public var name: String
     public var pause: String
     public var resume: String
+    /// The commands to run, with secret values; never encoded.
+    public var pauseCommand: RenderedCommand?
+    public var resumeCommand: RenderedCommand?
+
+    public init(name: String, pause: String, resume: String, pauseCommand: RenderedCommand? = nil, resumeCommand: RenderedCommand? = nil) {
+        self.name = name
+        self.pause = pause
+        self.resume = resume
+        self.pauseCommand = pauseCommand
+        self.resumeCommand = resumeCommand
+    }
+
+    enum CodingKeys: String, CodingKey { case name, pause, resume }
 }
 
 public struct PlannedGuard: Sendable, Codable, Equatable {

@@ -46,9 +46,10 @@ public struct Planner: Sendable {
             approval: ApprovalRequirement(required: runbook.approval.required, distinctApprover: runbook.approval.distinctApprover),
             onFailure: runbook.rollout.onFailure.rawValue, rollbackScope: runbook.rollout.rollbackScope.rawValue,
             holds: try runbook.holds.map { hold in
-                PlannedHold(
-                    name: hold.name, pause: try hold.pause.render(in: base, redactingSecrets: true).description,
-                    resume: try hold.resume.render(in: base, redactingSecrets: true).description)
+                let pause = try command(hold.pause, base), resume = try command(hold.resume, base)
+                return PlannedHold(
+                    name: hold.name, pause: pause.display, resume: resume.display, pauseCommand: pause.executable,
+                    resumeCommand: resume.executable)
             },
             guards: try runbook.guards.map { guardCheck in
                 PlannedGuard(name: guardCheck.name, check: try command(guardCheck.run, guardContext), every: guardCheck.every.map(RunbookDuration.format))

@@ -1,0 +1,297 @@
+import Foundation
+import SluiceCore
+import Synchronization
+
+/// One thing that happened in a run, for its record. `kind` is an audit event kind
+/// (`step.started`, `rollback.step.finished`, ...; see ``EventKinds``).
+public struct RunEvent: Sendable, Equatable {
+    public var kind: String
+    public var target: String?
+    public var stage: String?
+    public var step: String?
+    public var status: String?
+    public var exitCode: Int32?
+    public var duration: Duration?
+    /// `command` (as shown, secrets masked), `output` (the end of it, redacted), `reason`, ...
+    public var detail: [String: String]
+
+    public init(
+        _ kind: String, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil,
+        exitCode: Int32? = nil, duration: Duration? = nil, detail: [String: String] = [:]
+    ) {
+        self.kind = kind
+        self.target = target
+        self.stage = stage
+        self.step = step
+        self.status = status
+        self.exitCode = exitCode
+        self.duration = duration
+        self.detail = detail
+    }
+}
+
+/// Where a run's events and file backups go. The seam between the engine and the audit store.
+public protocol RunRecorder: Sendable {
+    /// Records `event`; returns only once it is durable.
+    func record(_ event: RunEvent) async throws
+    /// Keeps a file's state from before a step changed it; returns only once it is durable.
+    func saveBackup(_ snapshot: FileSnapshot, target: String, step: String) async throws
+}
+
+/// Carries out a plan: asks the ``RolloutMachine`` what to do, does it with the step executor,
+/// and reports back, until the machine says the run is finished.
+///
+/// Write-ahead: a step is recorded as started, durably, before it runs, and a file's backup is
+/// durable before the file changes; if either cannot be recorded, the step does not run and
+/// counts as failed. Targets of a stage run concurrently up to the stage's `parallel`.
+public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
+    let executor: StepExecutor<C>
+    let commands: any CommandRunner
+    let recorder: any RunRecorder
+    let clock: C
+    let redactor: Redactor
+
+    public init(executor: StepExecutor<C>, commands: any CommandRunner, recorder: any RunRecorder, clock: C, redactor: Redactor) {
+        self.executor = executor
+        self.commands = commands
+        self.recorder = recorder
+        self.clock = clock
+        self.redactor = redactor
+    }
+
+    /// Runs `plan` to its end and returns how it ended.
+    public func run(_ plan: Plan, mode: String = "apply") async -> RolloutMachine.RunResult {
+        let run = Run(plan: plan, mode: mode)
+        var machine = RolloutMachine(shape: run.shape)
+        var pending = machine.start()
+        var result = RolloutMachine.RunResult(outcome: .refused)
+        await withTaskGroup(of: RolloutMachine.Event?.self) { group in
+            while true {
+                for action in pending {
+                    switch action {
+                    case .startStage(let stage):
+                        await note(RunEvent("stage.started", stage: plan.stages[stage].name))
+                    case .finishStage(let stage, let failures):
+                        await note(RunEvent("stage.finished", stage: plan.stages[stage].name, status: failures == 0 ? "succeeded" : "completed_with_failures", detail: ["failures": "\(failures)"]))
+                    case .startRollback(let reason):
+                        await note(RunEvent("rollback.started", detail: ["reason": Self.describe(reason, plan)]))
+                    case .finish(let finished):
+                        result = finished
+                    case .pauseHolds:
+                        group.addTask { await hold(plan, pausing: true); return .holdsPaused }
+                    case .resumeHolds:
+                        group.addTask { await hold(plan, pausing: false); return nil }
+                    case .runPreflight:
+                        group.addTask { .preflightFinished(succeeded: await preflight(run)) }
+                    case .checkGuards(let stage):
+                        group.addTask { .guardsChecked(passed: await guards(run, stage: stage)) }
+                    case .runStep(let target, let step):
+                        group.addTask { await runStep(run, target: target, step: step) }
+                    case .rollBackTarget(let target):
+                        group.addTask { .targetRolledBack(target, complete: await rollBack(run, target: target)) }
+                    case .bake(let stage):
+                        group.addTask { .bakeFinished(healthy: await bake(run, stage: stage)) }
+                    }
+                }
+                pending = []
+                guard let next = await group.next() else { break }
+                if let event = next { pending = machine.handle(event) }
+            }
+        }
+        return result
+    }
+
+    // MARK: The run's state
+
+    /// The plan flattened for the machine, and each target's journal of started steps.
+    final class Run: Sendable {
+        let plan: Plan
+        let mode: String
+        /// Targets in stage order, with the index of their stage.
+        let targets: [(target: PlannedTarget, stage: Int)]
+        let shape: RolloutMachine.Shape
+        /// For each target, the steps that started on it, in order, with a file's snapshot.
+        let journal: Mutex<[[(step: Int, snapshot: FileSnapshot?)]]>
+
+        init(plan: Plan, mode: String) {
+            self.plan = plan
+            self.mode = mode
+            var targets: [(PlannedTarget, Int)] = []
+            var stages: [RolloutMachine.Shape.Stage] = []
+            for (index, stage) in plan.stages.enumerated() {
+                let first = targets.count
+                targets += stage.targets.map { ($0, index) }
+                stages.append(.init(
+                    name: stage.name, targets: Array(first..<targets.count), parallel: stage.parallel,
+                    toleratedFailures: stage.toleratedFailures, bakes: stage.bake != nil))
+            }
+            self.targets = targets
+            shape = RolloutMachine.Shape(
+                stages: stages, steps: targets.map { target in target.0.steps.indices.filter { target.0.steps[$0].applies } },
+                onFailure: Rollout.OnFailure(rawValue: plan.onFailure) ?? .rollback,
+                rollbackScope: Rollout.RollbackScope(rawValue: plan.rollbackScope) ?? .run,
+                hasHolds: !plan.holds.isEmpty, hasGuards: !plan.guards.isEmpty)
+            journal = Mutex(Array(repeating: [], count: targets.count))
+        }
+
+        func context(target: Int, step: String, mode: String, extra: [String: String]? = nil) -> StepExecutor<C>.Context {
+            let entry = targets[target]
+            var environment = [
+                "SLUICE_RUN_ID": plan.runID, "SLUICE_MODE": mode, "SLUICE_TARGET": entry.target.name,
+                "SLUICE_STAGE": plan.stages[entry.stage].name, "SLUICE_STEP": step,
+            ]
+            environment.merge(extra ?? [:]) { _, stepValue in stepValue }
+            return .init(directory: plan.runbook.directory, environment: environment, redactor: .none)
+        }
+    }
+
+    // MARK: Actions
+
+    private func runStep(_ run: Run, target: Int, step: Int) async -> RolloutMachine.Event {
+        let (planned, stage) = (run.targets[target].target, run.plan.stages[run.targets[target].stage].name)
+        let plannedStep = planned.steps[step]
+        do {
+            try await recorder.record(RunEvent(
+                "step.started", target: planned.name, stage: stage, step: plannedStep.name,
+                detail: Self.commandDetail(plannedStep)))
+        } catch {
+            return .stepFinished(target: target, step: step, succeeded: false)
+        }
+        run.journal.withLock { $0[target].append((step, nil)) }
+        var context = run.context(target: target, step: plannedStep.name, mode: run.mode, extra: plannedStep.environment)
+        context.redactor = redactor
+        let outcome = await executor.run(plannedStep, in: context) { snapshot in
+            try await recorder.saveBackup(snapshot, target: planned.name, step: plannedStep.name)
+            run.journal.withLock { journal in
+                if let last = journal[target].indices.last { journal[target][last].snapshot = snapshot }
+            }
+        }
+        await note(Self.finished("step.finished", outcome, target: planned.name, stage: stage, step: plannedStep.name))
+        return .stepFinished(target: target, step: step, succeeded: outcome.succeeded)
+    }
+
+    /// Undoes every step that started on the target, last first, then runs its recovery.
+    /// Returns whether everything succeeded.
+    private func rollBack(_ run: Run, target: Int) async -> Bool {
+        let (planned, stage) = (run.targets[target].target, run.plan.stages[run.targets[target].stage].name)
+        var complete = true
+        let started = run.journal.withLock { $0[target] }
+        for (step, snapshot) in started.reversed() {
+            let plannedStep = planned.steps[step]
+            await note(RunEvent("rollback.step.started", target: planned.name, stage: stage, step: plannedStep.name))
+            var context = run.context(target: target, step: plannedStep.name, mode: "rollback", extra: plannedStep.environment)
+            context.redactor = redactor
+            let outcome = await executor.undo(plannedStep, snapshot: snapshot, in: context)
+            complete = complete && outcome.succeeded
+            await note(Self.finished("rollback.step.finished", outcome, target: planned.name, stage: stage, step: plannedStep.name))
+        }
+        for step in planned.recovery where step.applies {
+            var context = run.context(target: target, step: step.name, mode: "recovery", extra: step.environment)
+            context.redactor = redactor
+            let outcome = await executor.run(step, in: context)
+            complete = complete && outcome.succeeded
+            await note(Self.finished("recovery.step.finished", outcome, target: planned.name, stage: stage, step: step.name))
+        }
+        return complete
+    }
+
+    private func preflight(_ run: Run) async -> Bool {
+        var passed = true
+        for (index, entry) in run.targets.enumerated() {
+            for check in entry.target.preflight {
+                guard let command = check.command.executable else { continue }
+                let context = run.context(target: index, step: check.name, mode: "check")
+                let result = await commands.run(CommandRequest(command: command, workingDirectory: context.directory, environment: context.environment, redactor: redactor))
+                passed = passed && result.succeeded
+                await note(RunEvent(
+                    "preflight.finished", target: entry.target.name, step: check.name, status: result.succeeded ? "succeeded" : "failed",
+                    exitCode: result.exitCode, duration: result.duration,
+                    detail: ["command": check.command.display, "output": result.output]))
+            }
+        }
+        return passed
+    }
+
+    private func guards(_ run: Run, stage: Int) async -> Bool {
+        var passed = true
+        for guardCheck in run.plan.guards {
+            guard let command = guardCheck.check.executable else { continue }
+            let environment = ["SLUICE_RUN_ID": run.plan.runID, "SLUICE_MODE": "check", "SLUICE_STAGE": run.plan.stages[stage].name, "SLUICE_STEP": guardCheck.name]
+            let result = await commands.run(CommandRequest(command: command, workingDirectory: run.plan.runbook.directory, environment: environment, redactor: redactor))
+            if !result.succeeded {
+                passed = false
+                await note(RunEvent(
+                    "guard.failed", stage: run.plan.stages[stage].name, step: guardCheck.name, status: "failed",
+                    exitCode: result.exitCode, detail: ["command": guardCheck.check.display, "output": result.output]))
+            }
+        }
+        return passed
+    }
+
+    private func hold(_ plan: Plan, pausing: Bool) async {
+        for hold in plan.holds {
+            guard let command = pausing ? hold.pauseCommand : hold.resumeCommand else { continue }
+            let environment = ["SLUICE_RUN_ID": plan.runID, "SLUICE_MODE": pausing ? "apply" : "recovery", "SLUICE_STEP": hold.name]
+            let result = await commands.run(CommandRequest(command: command, workingDirectory: plan.runbook.directory, environment: environment, redactor: redactor))
+            await note(RunEvent(
+                pausing ? "hold.paused" : "hold.resumed", step: hold.name, status: result.succeeded ? "succeeded" : "failed",
+                exitCode: result.exitCode, duration: result.duration,
+                detail: ["command": pausing ? hold.pause : hold.resume, "output": result.output]))
+        }
+    }
+
+    /// Repeats the stage's health steps on its healthy targets until the bake time is over.
+    private func bake(_ run: Run, stage: Int) async -> Bool {
+        guard let bake = run.plan.stages[stage].bake.flatMap(RunbookDuration.parse) else { return true }
+        let deadline = clock.now.advanced(by: bake)
+        let members = run.targets.indices.filter { run.targets[$0].stage == stage }
+        repeat {
+            for target in members {
+                for step in run.targets[target].target.steps where step.applies && step.health != nil {
+                    var context = run.context(target: target, step: step.name, mode: run.mode)
+                    context.redactor = redactor
+                    let outcome = await executor.run(step, in: context)
+                    if !outcome.succeeded {
+                        await note(Self.finished("bake.failed", outcome, target: run.targets[target].target.name, stage: run.plan.stages[stage].name, step: step.name))
+                        return false
+                    }
+                }
+            }
+            let left = clock.now.duration(to: deadline)
+            if left > .zero { try? await clock.sleep(for: min(.seconds(1), left)) }
+        } while clock.now < deadline
+        return true
+    }
+
+    // MARK: Recording
+
+    /// Records an event whose loss would not change what happens next; a failure to record is
+    /// reported on the event stream of a later event, not fatal here.
+    private func note(_ event: RunEvent) async {
+        try? await recorder.record(event)
+    }
+
+    static func finished(_ kind: String, _ outcome: StepOutcome, target: String, stage: String, step: String) -> RunEvent {
+        var detail = ["result": outcome.detail]
+        if let output = outcome.commands.last?.output, !output.isEmpty { detail["output"] = output }
+        return RunEvent(
+            kind, target: target, stage: stage, step: step, status: outcome.succeeded ? "succeeded" : "failed",
+            exitCode: outcome.exitCode, duration: outcome.commands.reduce(Duration.zero) { $0 + $1.duration }, detail: detail)
+    }
+
+    static func commandDetail(_ step: PlannedStep) -> [String: String] {
+        if let command = step.command?.display { return ["command": command] }
+        if let file = step.file { return ["file": file.path] }
+        if let health = step.health { return ["probe": health.probe.description] }
+        return [:]
+    }
+
+    static func describe(_ reason: RolloutMachine.StopReason, _ plan: Plan) -> String {
+        switch reason {
+        case .thresholdExceeded(let stage): "stage \(plan.stages[stage].name) had more failed targets than it tolerates"
+        case .guardFailed(let stage): "a guard failed during stage \(plan.stages[stage].name)"
+        case .bakeUnhealthy(let stage): "a target of stage \(plan.stages[stage].name) became unhealthy while baking"
+        case .stopRequested: "the operator asked the run to stop"
+        }
+    }
+}
