@@ -15,6 +15,7 @@ struct Sluice: AsyncParsableCommand {
         subcommands: [
             ValidateCommand.self,
             PlanCommand.self,
+            ApplyCommand.self,
             RunsCommand.self,
             ShowCommand.self,
             AuditCommand.self,

@@ -1,0 +1,65 @@
+import Foundation
+import SluiceAudit
+import SluiceCore
+import SluiceExecution
+
+/// Records a run's events and file backups in the audit store, and shows each event as it is
+/// recorded.
+struct AuditRunRecorder: RunRecorder {
+    let journal: RunJournal
+    let show: @Sendable (RunEvent) -> Void
+
+    func record(_ event: RunEvent) async throws {
+        var detail: [String: JSONValue] = [:]
+        for (key, value) in event.detail {
+            detail[key] = .string(key == "output" ? EventDraft.outputTail(journal.redactor.redact(value)) : value)
+        }
+        try await journal.record(
+            EventKind(rawValue: event.kind), target: event.target, stage: event.stage, step: event.step, status: event.status,
+            exitCode: event.exitCode.map(Int.init), durationMilliseconds: event.duration.map { Int64($0.timeInterval * 1000) },
+            detail: detail)
+        show(event)
+    }
+
+    func saveBackup(_ snapshot: FileSnapshot, target: String, step: String) async throws {
+        let now = Timestamp.format(Date())
+        let backup = snapshot.existed
+            ? FileBackup.existing(
+                runID: journal.runID, target: target, step: step, path: snapshot.path, content: snapshot.content ?? Data(),
+                mode: Int(snapshot.mode ?? 0o644), takenAt: now)
+            : FileBackup.absent(runID: journal.runID, target: target, step: step, path: snapshot.path, takenAt: now)
+        _ = try await journal.store.storeBackup(backup)
+    }
+}
+
+/// Plain, timestamped progress lines: one per event, for a terminal or a log.
+struct ProgressLines: Sendable {
+    let style: TerminalStyle
+
+    func line(for event: RunEvent) -> String? {
+        let time = Self.clock.string(from: Date())
+        let who = [event.target, event.step].compactMap { $0 }.joined(separator: " / ")
+        let status = event.status.map { status in
+            switch status {
+            case "succeeded": style.green(status)
+            case "failed": style.red(status)
+            default: status
+            }
+        } ?? ""
+        let result = event.detail["result"].map { " (\($0))" } ?? ""
+        switch event.kind {
+        case "step.started", "rollback.step.started": return nil  // the finished line says it all
+        case "stage.started": return "\(time)  " + style.bold("stage \(event.stage ?? "")")
+        case "stage.finished": return "\(time)  stage \(event.stage ?? "") finished: \(status)"
+        case "rollback.started": return "\(time)  " + style.red("rolling back: \(event.detail["reason"] ?? "")")
+        default: return "\(time)  \(event.kind)  \(who)  \(status)\(result)"
+        }
+    }
+
+    private static let clock: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter
+    }()
+}

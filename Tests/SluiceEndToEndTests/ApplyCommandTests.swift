@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+
+@Suite("sluice apply, run as a program")
+struct ApplyCommandTests {
+    /// Two targets, a canary then the rest; each has a config file, a deploy step with a rollback,
+    /// and a health check that fails on `broken` while it runs the new version.
+    static func world(broken: String = "none", extra: String = "") throws -> TemporaryFolder {
+        let folder = try TemporaryFolder()
+        for target in ["web1", "web2"] {
+            try folder.write("\(target)/app.conf", "version = 1\n")
+        }
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: apply-test
+            targets: [{ name: web1 }, { name: web2 }]
+            rollout:
+              stages:
+                - { name: canary, count: 1 }
+                - { name: rest }
+            \(extra)
+            holds:
+              - { name: batch, pause: "echo pause >> log", resume: "echo resume >> log" }
+            steps:
+              - name: config
+                file: { path: "{{ target.name }}/app.conf", content: "version = 2\\n" }
+              - name: deploy
+                run: "echo deploy {{ target.name }} >> log"
+                rollback: "echo undeploy {{ target.name }} >> log"
+              - name: healthy
+                health: { command: "grep -q 'version = 1' {{ target.name }}/app.conf || test {{ target.name }} != \(broken)", attempts: 2, interval: 10ms }
+
+            """)
+        return folder
+    }
+
+    static func apply(_ folder: TemporaryFolder, _ arguments: [String] = ["--yes"], user: String = "alice") throws -> SluiceBinary.Result {
+        try SluiceBinary.run(["apply", "runbook.yaml"] + arguments, in: folder.url, environment: [
+            "SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path, "SLUICE_USER": user,
+        ])
+    }
+
+    static func read(_ folder: TemporaryFolder, _ name: String) -> String? {
+        try? String(contentsOf: folder.url.appendingPathComponent(name), encoding: .utf8)
+    }
+
+    @Test func successfulApplyChangesEveryTargetAndExitsZero() throws {
+        let folder = try Self.world()
+        let result = try Self.apply(folder)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(Self.read(folder, "web1/app.conf") == "version = 2\n")
+        #expect(Self.read(folder, "web2/app.conf") == "version = 2\n")
+        #expect(Self.read(folder, "log") == "pause\ndeploy web1\ndeploy web2\nresume\n")
+        #expect(result.stdout.contains("succeeded"))
+        let verify = try SluiceBinary.run(["audit", "verify"], in: folder.url, environment: ["SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path])
+        #expect(verify.status == 0)
+    }
+
+    @Test func failureRollsEverythingBackByteForByteAndExitsOne() throws {
+        let folder = try Self.world(broken: "web2")
+        let result = try Self.apply(folder)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("rolled_back; failed: web2"))
+        #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
+        #expect(Self.read(folder, "web2/app.conf") == "version = 1\n")
+        // The failed target is undone first, the canary last; holds are resumed at the end.
+        #expect(Self.read(folder, "log") == "pause\ndeploy web1\ndeploy web2\nundeploy web2\nundeploy web1\nresume\n")
+        let export = try SluiceBinary.run(["audit", "export"], in: folder.url, environment: ["SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path])
+        #expect(export.stdout.contains("\"kind\":\"rollback.started\""))
+        #expect(export.stdout.contains("\"status\":\"rolled_back\""))
+    }
+
+    @Test func withoutATerminalOrYesNothingHappens() throws {
+        let folder = try Self.world()
+        let result = try Self.apply(folder, [])
+        #expect(result.status == 4)
+        #expect(result.stderr.contains("pass --yes"))
+        #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
+        #expect(Self.read(folder, "log") == nil)
+    }
+
+    @Test func failingPreflightRefusesBeforeAnythingChanges() throws {
+        let folder = try Self.world(extra: "preflight:\n  - { name: disk, run: \"test {{ target.name }} != web2\" }")
+        let result = try Self.apply(folder)
+        #expect(result.status == 4, "\(result.stdout)\(result.stderr)")
+        #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
+        #expect(Self.read(folder, "log") == nil)  // not even the hold was paused
+    }
+
+    @Test func requiredApprovalMissingIsRefused() throws {
+        let folder = try Self.world(extra: "approval: { required: true }")
+        let result = try Self.apply(folder)
+        #expect(result.status == 4)
+        #expect(result.stderr.contains("approval is required and this exact content has no approval"))
+        #expect(Self.read(folder, "log") == nil)
+    }
+
+    @Test func closedWindowIsRefusedUnlessOverriddenWithAReason() throws {
+        let folder = try Self.world(extra: "window: { start: 2020-01-01T00:00:00Z, end: 2020-01-02T00:00:00Z }")
+        let refused = try Self.apply(folder)
+        #expect(refused.status == 4)
+        #expect(refused.stderr.contains("the window is closed"))
+        let withoutReason = try Self.apply(folder, ["--yes", "--override-window"])
+        #expect(withoutReason.status == 64)
+        let overridden = try Self.apply(folder, ["--yes", "--override-window", "--reason", "incident 4711"])
+        #expect(overridden.status == 0, "\(overridden.stdout)\(overridden.stderr)")
+        let export = try SluiceBinary.run(["audit", "export"], in: folder.url, environment: ["SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path])
+        #expect(export.stdout.contains("\"kind\":\"window.overridden\""))
+        #expect(export.stdout.contains("incident 4711"))
+    }
+
+    @Test func stalePlanIsRefusedNamingWhatChanged() throws {
+        let folder = try Self.world()
+        let environment = ["SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path]
+        let plan = try SluiceBinary.run(["plan", "runbook.yaml", "--out", "plan.json"], in: folder.url, environment: environment)
+        #expect(plan.status == 0)
+        var text = try #require(Self.read(folder, "runbook.yaml"))
+        text += "# edited after the plan\n"
+        try folder.write("runbook.yaml", text)
+        let result = try Self.apply(folder, ["--yes", "--plan", "plan.json"])
+        #expect(result.status == 4)
+        #expect(result.stderr.contains("is stale: runbook runbook.yaml changed"))
+        #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
+    }
+}
