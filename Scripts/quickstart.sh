@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The first five minutes with Sluice on a fresh machine: builds the `sluice` program, validates
-# the runbooks in Runbooks/, shows what a broken runbook gets, dry-runs the quickstart runbook and
-# reads the audit store. Needs only the Swift toolchain (and the SQLite headers, installed if
+# the runbooks in Runbooks/, shows what a broken runbook gets, dry-runs the quickstart runbook,
+# applies it once with a fault (automatic rollback and recovery) and once without, and reads the
+# audit store. Needs only the Swift toolchain (and the SQLite headers, installed if
 # missing when run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,21 +47,36 @@ if "$sluice" validate "$broken/broken.yaml"; then
     exit 1
 fi
 
+# The demo targets live in .sluice/demo (git ignores it); start them afresh so that every
+# quickstart tells the same story. The audit store is .sluice/audit.sqlite and is kept.
+rm -rf .sluice/demo
+
 step "The dry run: every command rendered per target, the read-only checks run, file diffs shown"
-# The audit store goes to .sluice/audit.sqlite here (git ignores it); the demo targets live
-# in .sluice/demo, which the dry run only reads.
 "$sluice" plan Runbooks/quickstart.yaml --no-color
+
+step "A change that breaks web-2: the canary passes, web-2 fails its health gate, everything is undone"
+mkdir -p .sluice/demo/web-2
+echo 2.0 > .sluice/demo/web-2/crash-on-version   # the demo service crashes on version 2.0
+if "$sluice" apply Runbooks/quickstart.yaml --yes --no-color; then
+    echo "quickstart: the broken change was not rolled back; that is a bug" >&2
+    exit 1
+fi
+echo "(exit status 1: rolled back, with caches refreshed and the held job released)"
+
+step "The same change without the fault: canary, health gates, the rest two at a time"
+rm .sluice/demo/web-2/crash-on-version
+"$sluice" apply Runbooks/quickstart.yaml --yes --no-color
 run=$("$sluice" runs --limit 1 --json | sed -n 's/.*"id" *: *"\(r-[0-9a-f-]*\)".*/\1/p' | head -1)
 
-step "The audit store: the dry run is recorded, and the record is tamper-evident"
-"$sluice" show "$run"
+step "The audit store: every step recorded, tamper-evident"
+"$sluice" runs --limit 4
 "$sluice" audit verify
 
 step "Next"
 cat <<TEXT
 Read Runbooks/quickstart.yaml: the runbook planned above, commented line by line.
-Try:   $sluice plan Runbooks/quickstart.yaml --json       (docs/plan-format.md)
-       $sluice runs                                       (every run, newest first)
+Try:   $sluice show $run                  (the last run's timeline)
+       $sluice plan Runbooks/quickstart.yaml --json       (docs/plan-format.md)
 The runbook format: docs/runbook-format.md.   The audit store: docs/audit-store.md.
 Every test: Scripts/test.sh
 TEXT
