@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./bench-validate.sh
 ./bench-plan.sh
+./bench-apply.sh
 ./bench-audit.sh

@@ -47,7 +47,7 @@ public struct SubprocessCommandRunner: CommandRunner {
                 group.addTask {
                     let result = try await Subprocess.run(
                         executable, arguments: Arguments(Array(arguments.dropFirst())),
-                        environment: .inherit.updating(environment),
+                        environment: .custom(environment),
                         workingDirectory: FilePath(request.workingDirectory), platformOptions: options,
                         input: .none, output: .fileDescriptor(FileDescriptor(rawValue: pipe.write), closeAfterSpawningProcess: true),
                         error: .combinedWithOutput
@@ -93,12 +93,23 @@ public struct SubprocessCommandRunner: CommandRunner {
         return CommandResult(termination: termination, output: output, duration: clock.now - start)
     }
 
-    static func overrides(_ variables: [String: String]) -> [Environment.Key: String?] {
-        var overrides: [Environment.Key: String?] = [:]
-        for (name, value) in variables {
-            if let key = Environment.Key(rawValue: name) { overrides[key] = value }
+    /// This process's environment, read once: reading it for every command was a measurable
+    /// share of a step's cost.
+    static let inherited: [Environment.Key: String] = {
+        var inherited: [Environment.Key: String] = [:]
+        for (name, value) in ProcessInfo.processInfo.environment {
+            if let key = Environment.Key(rawValue: name) { inherited[key] = value }
         }
-        return overrides
+        return inherited
+    }()
+
+    /// The inherited environment with the request's variables added (they win).
+    static func overrides(_ variables: [String: String]) -> [Environment.Key: String] {
+        var environment = inherited
+        for (name, value) in variables {
+            if let key = Environment.Key(rawValue: name) { environment[key] = value }
+        }
+        return environment
     }
 
     static func platformOptions() -> PlatformOptions {
