@@ -70,13 +70,20 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 for action in pending {
                     switch action {
                     case .startStage(let stage):
+                        run.activeStage.withLock { $0 = stage }
                         await note(RunEvent("stage.started", stage: plan.stages[stage].name))
+                        if let interval = run.guardInterval {
+                            group.addTask { await watchGuards(run, stage: stage, every: interval) }
+                        }
                     case .finishStage(let stage, let failures):
+                        run.activeStage.withLock { $0 = nil }
                         await note(RunEvent("stage.finished", stage: plan.stages[stage].name, status: failures == 0 ? "succeeded" : "completed_with_failures", detail: ["failures": "\(failures)"]))
                     case .startRollback(let reason):
+                        run.activeStage.withLock { $0 = nil }
                         await note(RunEvent("rollback.started", detail: ["reason": Self.describe(reason, plan)]))
                     case .finish(let finished):
                         result = finished
+                        run.activeStage.withLock { $0 = nil }  // guard watchers notice within a moment and stop
                     case .pauseHolds:
                         group.addTask { await hold(plan, pausing: true); return .holdsPaused }
                     case .resumeHolds:
@@ -112,6 +119,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         let shape: RolloutMachine.Shape
         /// For each target, the steps that started on it, in order, with a file's snapshot.
         let journal: Mutex<[[(step: Int, snapshot: FileSnapshot?)]]>
+        /// The stage running now, for guard watchers to know when to stop.
+        let activeStage = Mutex<Int?>(nil)
+        /// How often guards are checked while a stage runs: the shortest `every` of any guard.
+        let guardInterval: Duration?
 
         init(plan: Plan, mode: String) {
             self.plan = plan
@@ -132,6 +143,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 rollbackScope: Rollout.RollbackScope(rawValue: plan.rollbackScope) ?? .run,
                 hasHolds: !plan.holds.isEmpty, hasGuards: !plan.guards.isEmpty)
             journal = Mutex(Array(repeating: [], count: targets.count))
+            guardInterval = plan.guards.compactMap { $0.every.flatMap(RunbookDuration.parse) }.min()
         }
 
         func context(target: Int, step: String, mode: String, extra: [String: String]? = nil) -> StepExecutor<C>.Context {
@@ -226,6 +238,24 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             }
         }
         return passed
+    }
+
+    /// Checks the guards every `interval` while `stage` runs or bakes; reports the first failure.
+    private func watchGuards(_ run: Run, stage: Int, every interval: Duration) async -> RolloutMachine.Event? {
+        while true {
+            // Sleep in short slices so that a watcher stops soon after its stage ends, without
+            // cancelling anything: cancellation would also reach the holds' resume commands.
+            var slept = Duration.zero
+            while slept < interval {
+                let slice = min(.milliseconds(200), interval - slept)
+                try? await clock.sleep(for: slice)
+                slept += slice
+                guard run.activeStage.withLock({ $0 }) == stage else { return nil }
+            }
+            if await !guards(run, stage: stage) {
+                return run.activeStage.withLock({ $0 }) == stage ? .guardFailed : nil
+            }
+        }
     }
 
     private func hold(_ plan: Plan, pausing: Bool) async {

@@ -144,3 +144,40 @@ struct RolloutEngineTests {
         #expect(world.log.last == "resume")
     }
 }
+
+extension RolloutEngineTests {
+    @Test func aGuardFailingWhileAStageRunsStopsAndRollsBack() async throws {
+        // Given a guard checked every second that fails once the canary has written `full`
+        let world = try World()
+        let text = """
+            sluice: 1
+            id: guarded
+            targets: [{ name: web1 }, { name: web2 }]
+            rollout:
+              stages:
+                - { name: canary, count: 1 }
+                - { name: rest }
+            guards:
+              - { name: disk, run: "test ! -e full", every: 1s }
+            steps:
+              - name: deploy
+                run: "echo deploy {{ target.name }} >> log; touch full"
+                rollback: "echo undeploy {{ target.name }} >> log"
+              - name: settle
+                wait: 3s
+
+            """
+        let runbook = try #require(RunbookLoader().load(text: text, file: "runbook.yaml", directory: world.folder.path).validRunbook)
+        let plan = try Planner().plan(
+            runbook: runbook, variables: try runbook.resolveVariables(environment: [:]), runID: "r-20261121-083015-7f3a",
+            now: Date(), content: ContentDigest(files: []))
+        let recorder = RecordingRecorder()
+        // When it runs
+        let result = await Self.engine(recorder).run(plan)
+        // Then the guard stops the run during the canary, which is rolled back; web2 is never touched
+        #expect(result.outcome == .rolledBack)
+        #expect(result.stopReason == .guardFailed(stage: 0))
+        #expect(world.log == ["deploy web1", "undeploy web1"])
+        #expect(recorder.lines(["guard.failed"]) == ["guard.failed disk"])
+    }
+}
