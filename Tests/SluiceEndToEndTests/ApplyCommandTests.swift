@@ -123,3 +123,20 @@ struct ApplyCommandTests {
         #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
     }
 }
+
+extension ApplyCommandTests {
+    @Test func jsonPrintsOneEventPerLine() throws {
+        let folder = try Self.world()
+        let result = try Self.apply(folder, ["--yes", "--json"])
+        #expect(result.status == 0)
+        let events = result.stdout.split(separator: "\n").compactMap { line -> [String: Any]? in
+            guard line.hasPrefix("{") else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }
+        let kinds = events.compactMap { $0["event"] as? String }
+        #expect(kinds.first == "hold.paused")
+        #expect(kinds.last == "hold.resumed")
+        #expect(kinds.filter { $0 == "step.finished" }.count == 6)
+        #expect(events.allSatisfy { ($0["run"] as? String)?.hasPrefix("r-") == true })
+    }
+}

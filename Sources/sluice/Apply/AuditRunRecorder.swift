@@ -56,6 +56,20 @@ struct ProgressLines: Sendable {
         }
     }
 
+    /// One event as a JSON line: `{"event": ..., "run": ..., "target": ..., ...}`, keys sorted.
+    static func json(for event: RunEvent, runID: String) -> String {
+        var object: [String: Any] = ["event": event.kind, "run": runID, "time": Timestamp.format(Date())]
+        if let target = event.target { object["target"] = target }
+        if let stage = event.stage { object["stage"] = stage }
+        if let step = event.step { object["step"] = step }
+        if let status = event.status { object["status"] = status }
+        if let exitCode = event.exitCode { object["exit_code"] = Int(exitCode) }
+        if let duration = event.duration { object["duration_ms"] = Int(duration.timeInterval * 1000) }
+        if !event.detail.isEmpty { object["detail"] = event.detail }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     private static let clock: DateFormatter = {
         let formatter = DateFormatter()
         formatter.dateFormat = "HH:mm:ss"

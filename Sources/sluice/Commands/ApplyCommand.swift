@@ -31,6 +31,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Why the window is overridden.", valueName: "text"))
     var reason: String?
 
+    @Flag(name: .long, help: "Print each event as a JSON line instead of progress lines.")
+    var json = false
+
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var actorOptions: ActorOptions
     @OptionGroup var output: OutputOptions
@@ -109,8 +112,13 @@ struct ApplyCommand: AsyncParsableCommand {
         print("Run \(runID): applying \(runbookValue.id) to \(targets.count) target\(targets.count == 1 ? "" : "s") in \(planned.stages.count) stage\(planned.stages.count == 1 ? "" : "s")")
 
         let progress = ProgressLines(style: style)
+        let asJSON = json
         let recorder = AuditRunRecorder(journal: journal) { event in
-            if let line = progress.line(for: event) { print(line) }
+            if asJSON {
+                print(ProgressLines.json(for: event, runID: runID.rawValue))
+            } else if let line = progress.line(for: event) {
+                print(line)
+            }
         }
         let runner = SubprocessCommandRunner()
         let engine = RolloutEngine(
