@@ -140,3 +140,38 @@ extension ApplyCommandTests {
         #expect(events.allSatisfy { ($0["run"] as? String)?.hasPrefix("r-") == true })
     }
 }
+
+extension ApplyCommandTests {
+    /// The store helper built beside `sluice`, which can hold target locks like another run.
+    static var storeHelper: URL { SluiceBinary.executable.deletingLastPathComponent().appendingPathComponent("sluice-store-bench") }
+
+    @Test(arguments: [true, false])
+    func targetsLockedByAnotherRunAreRefusedNamingIt(_ holderAlive: Bool) throws {
+        // Given another run holding web2's lock, alive or with its runner gone
+        let folder = try Self.world()
+        let store = folder.url.appendingPathComponent("store/audit.sqlite").path
+        try FileManager.default.createDirectory(at: folder.url.appendingPathComponent("store"), withIntermediateDirectories: true)
+        let holder = Process()
+        holder.executableURL = Self.storeHelper
+        holder.arguments = ["lock", store, "r-20261121-083015-beef", "web2", "1"] + (holderAlive ? ["hold"] : [])
+        let input = Pipe(), output = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = output
+        try holder.run()
+        input.fileHandleForWriting.write(Data("\n".utf8))
+        #expect(output.fileHandleForReading.availableData == Data("acquired\n".utf8))
+        if !holderAlive { holder.waitUntilExit() }
+        defer {
+            try? input.fileHandleForWriting.close()
+            holder.waitUntilExit()
+        }
+        // When apply touches web2
+        let result = try Self.apply(folder)
+        // Then it is refused before anything changed, naming the holder and the ways out
+        #expect(result.status == 4, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("held by r-20261121-083015-beef (\(holderAlive ? "live" : "stale")"))
+        #expect(result.stderr.contains("sluice unlock TARGET --reason TEXT"))
+        #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
+        #expect(Self.read(folder, "log") == nil)
+    }
+}
