@@ -113,9 +113,15 @@ struct ApplyCommand: AsyncParsableCommand {
 
         let progress = ProgressLines(style: style)
         let asJSON = json
+        // On a terminal a live status line sits under the event lines; elsewhere, plain lines.
+        let live = !json && isatty(STDOUT_FILENO) == 1 ? LiveStatus(
+            steps: Dictionary(planned.targets.map { ($0.name, $0.steps.filter(\.applies).count) }, uniquingKeysWith: { first, _ in first }),
+            style: style) : nil
         let recorder = AuditRunRecorder(journal: journal) { event in
             if asJSON {
                 print(ProgressLines.json(for: event, runID: runID.rawValue))
+            } else if let live {
+                FileHandle.standardOutput.write(Data(live.render(event, line: progress.line(for: event)).utf8))
             } else if let line = progress.line(for: event) {
                 print(line)
             }
@@ -145,6 +151,7 @@ struct ApplyCommand: AsyncParsableCommand {
             }
             return result
         }
+        if let live { FileHandle.standardOutput.write(Data(live.clear().utf8)) }
         try await finish(result, plan: planned, store: store, journal: journal, runID: runID)
     }
 

@@ -1,0 +1,71 @@
+import Foundation
+import SluiceExecution
+import Synchronization
+
+/// The live status line under the event lines on a terminal: the stage, how many targets are
+/// done, failed and running, each running target's current step, and the time since the start.
+///
+/// Each event line is printed above the status line, which is then redrawn in place.
+final class LiveStatus: Sendable {
+    private struct State {
+        var stage = ""
+        var stepsFinished: [String: Int] = [:]
+        var done = Set<String>()
+        var failed = Set<String>()
+        var running: [String: String] = [:]
+        var rollingBack = false
+    }
+
+    private let state = Mutex(State())
+    private let started = ContinuousClock.now
+    private let totalTargets: Int
+    /// How many steps each target runs, to know when one is done.
+    private let steps: [String: Int]
+    private let style: TerminalStyle
+
+    init(steps: [String: Int], style: TerminalStyle) {
+        self.totalTargets = steps.count
+        self.steps = steps
+        self.style = style
+    }
+
+    /// Updates the status from `event` and returns what to write: the event line (if any) above
+    /// a redrawn status line.
+    func render(_ event: RunEvent, line: String?) -> String {
+        let status = state.withLock { state -> String in
+            switch event.kind {
+            case "stage.started":
+                state.stage = event.stage ?? ""
+            case "step.started":
+                if let target = event.target { state.running[target] = event.step }
+            case "step.finished":
+                guard let target = event.target else { break }
+                state.stepsFinished[target, default: 0] += 1
+                if event.status == "failed" {
+                    state.failed.insert(target)
+                    state.running[target] = nil
+                } else if state.stepsFinished[target] == steps[target] {
+                    state.done.insert(target)
+                    state.running[target] = nil
+                }
+            case "rollback.started":
+                state.rollingBack = true
+            default:
+                break
+            }
+            let elapsed = ContinuousClock.now - started
+            let seconds = Int(elapsed.components.seconds)
+            let clock = String(format: "%02d:%02d", seconds / 60, seconds % 60)
+            let running = state.running.sorted { $0.key < $1.key }.prefix(4).map { "\($0.key) (\($0.value))" }
+            var text = "\(state.rollingBack ? "rolling back" : "stage \(state.stage)")  done \(state.done.count)/\(totalTargets)"
+            text += "  failed \(state.failed.count)  running \(state.running.count)"
+            if !running.isEmpty { text += ": " + running.joined(separator: ", ") + (state.running.count > 4 ? ", ..." : "") }
+            return style.dim(text + "  " + clock)
+        }
+        // Clear the status line, write the event line, then the new status without a newline.
+        return "\r\u{1B}[K" + (line.map { $0 + "\n" } ?? "") + status
+    }
+
+    /// Clears the status line before the final summary.
+    func clear() -> String { "\r\u{1B}[K" }
+}
