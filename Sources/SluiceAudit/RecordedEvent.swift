@@ -100,3 +100,9 @@ public struct RecordedEvent: Codable, Sendable, Hashable, FetchableRecord, Persi
     /// The hash this row should carry given its content and ``prevHash``.
     public var expectedHash: String { EventChain.hash(previous: prevHash, canonicalJSON: canonicalJSON) }
 }
+
+extension RecordedEvent {
+    /// The detail's top-level members for display: strings as themselves, other values as
+    /// compact JSON; empty when the detail is not a JSON object.
+    public var detailMembers: [String: String] { DetailParser.members(of: detail) ?? [:] }
+}

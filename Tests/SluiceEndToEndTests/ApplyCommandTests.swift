@@ -175,3 +175,42 @@ extension ApplyCommandTests {
         #expect(Self.read(folder, "log") == nil)
     }
 }
+
+extension ApplyCommandTests {
+    @Test func haltKeepsTheChangeAndTheLocksAndResumesHolds() throws {
+        // Given a runbook that halts on failure, and web2 broken
+        let folder = try Self.world(broken: "web2", extra: "  on_failure: halt")
+        // When it is applied
+        let result = try Self.apply(folder)
+        // Then it exits 1 and says how to go on; web2 (failed) is rolled back at once, web1 keeps the
+        // change, holds are resumed
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("halted"))
+        #expect(result.stdout.contains("sluice rollback r-"))
+        #expect(Self.read(folder, "web1/app.conf") == "version = 2\n")
+        #expect(Self.read(folder, "web2/app.conf") == "version = 1\n")
+        #expect(Self.read(folder, "log") == "pause\ndeploy web1\ndeploy web2\nundeploy web2\nresume\n")
+        // And the halted run keeps its targets: a new apply is refused
+        let again = try Self.apply(folder)
+        #expect(again.status == 4)
+        #expect(again.stderr.contains("held by r-"))
+    }
+}
+
+extension ApplyCommandTests {
+    @Test func rollbackThatCannotCompleteExitsThreeAndSaysWhatToFix() throws {
+        // Given web2's deploy cannot be undone
+        let folder = try Self.world(broken: "web2")
+        var text = try #require(Self.read(folder, "runbook.yaml"))
+        text = text.replacing("rollback: \"echo undeploy {{ target.name }} >> log\"", with: "rollback: \"test {{ target.name }} != web2 && echo undeploy {{ target.name }} >> log\"\n    retry_delay: 10ms")
+        try folder.write("runbook.yaml", text)
+        // When the run fails and rolls back
+        let result = try Self.apply(folder)
+        // Then it exits 3, names the step an operator must put right, and still undid the rest
+        #expect(result.status == 3, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("web2 / deploy: rollback exited with status 1 after 2 attempts"))
+        #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
+        #expect(Self.read(folder, "web2/app.conf") == "version = 1\n")
+        #expect(Self.read(folder, "log")?.hasSuffix("undeploy web1\nresume\n") == true)
+    }
+}

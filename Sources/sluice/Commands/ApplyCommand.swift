@@ -242,7 +242,9 @@ struct ApplyCommand: AsyncParsableCommand {
         case .refused:
             print("Preflight failed on at least one target: nothing was changed. `sluice show \(runID)` shows which.")
         case .rollbackIncomplete:
-            print("An operator must act: the rollback or recovery of \(incomplete.joined(separator: ", ")) did not complete. `sluice show \(runID)` shows what failed.")
+            print("An operator must act: the rollback or recovery of \(incomplete.joined(separator: ", ")) did not complete.")
+            for line in (try? await Self.unfinishedUndo(in: store, runID: runID)) ?? [] { print("  " + line) }
+            print("Put each of these right by hand, then check the targets' health. `sluice show \(runID)` has the output.")
         case .halted:
             print("Halted: the run keeps its state and its targets. `sluice rollback \(runID)` to undo, or `sluice resume \(runID)` to go on.")
         default:
@@ -254,6 +256,19 @@ struct ApplyCommand: AsyncParsableCommand {
         case .rollbackIncomplete: throw ExitCode(3)
         case .refused: throw ExitCode(4)
         default: throw ExitCode(1)
+        }
+    }
+}
+
+extension ApplyCommand {
+    /// Each rollback or recovery step that failed, as `target / step: what happened`.
+    static func unfinishedUndo(in store: AuditStore, runID: RunID) async throws -> [String] {
+        try await store.events(of: runID).filter {
+            ($0.kind == "rollback.step.finished" || $0.kind == "recovery.step.finished") && $0.status == "failed"
+        }.map { event in
+            let what = event.kind == "recovery.step.finished" ? "recovery" : "rollback"
+            let result = event.detailMembers["result"] ?? "failed"
+            return "\(event.target ?? "?") / \(event.step ?? "?"): \(what) \(result)"
         }
     }
 }
