@@ -53,17 +53,25 @@ final class LiveStatus: Sendable {
             default:
                 break
             }
-            let elapsed = ContinuousClock.now - started
-            let seconds = Int(elapsed.components.seconds)
-            let clock = String(format: "%02d:%02d", seconds / 60, seconds % 60)
-            let running = state.running.sorted { $0.key < $1.key }.prefix(4).map { "\($0.key) (\($0.value))" }
-            var text = "\(state.rollingBack ? "rolling back" : "stage \(state.stage)")  done \(state.done.count)/\(totalTargets)"
-            text += "  failed \(state.failed.count)  running \(state.running.count)"
-            if !running.isEmpty { text += ": " + running.joined(separator: ", ") + (state.running.count > 4 ? ", ..." : "") }
-            return style.dim(text + "  " + clock)
+            return statusLine(state)
         }
         // Clear the status line, write the event line, then the new status without a newline.
         return "\r\u{1B}[K" + (line.map { $0 + "\n" } ?? "") + status
+    }
+
+    /// The status line redrawn, for the clock to advance between events.
+    func redraw() -> String {
+        "\r\u{1B}[K" + state.withLock { statusLine($0) }
+    }
+
+    private func statusLine(_ state: State) -> String {
+        let seconds = Int((ContinuousClock.now - started).components.seconds)
+        let clock = String(format: "%02d:%02d", seconds / 60, seconds % 60)
+        let running = state.running.sorted { $0.key < $1.key }.prefix(4).map { "\($0.key) (\($0.value))" }
+        var text = "\(state.rollingBack ? "rolling back" : "stage \(state.stage)")  done \(state.done.count)/\(totalTargets)"
+        text += "  failed \(state.failed.count)  running \(state.running.count)"
+        if !running.isEmpty { text += ": " + running.joined(separator: ", ") + (state.running.count > 4 ? ", ..." : "") }
+        return style.dim(text + "  " + clock)
     }
 
     /// Clears the status line before the final summary.

@@ -131,8 +131,9 @@ struct ApplyCommand: AsyncParsableCommand {
             executor: StepExecutor(commands: runner, prober: NetworkHealthProber(commands: runner), clock: ContinuousClock()),
             commands: runner, recorder: recorder, clock: ContinuousClock(), redactor: variables.redactor)
 
-        // The engine runs beside a heartbeat that keeps the run's locks fresh; both are children
-        // of this task, and the heartbeat stops when the engine is done.
+        // The engine runs beside a heartbeat that keeps the run's locks fresh (and, on a terminal,
+        // a ticker for the status line); all are children of this task, and the others stop when
+        // the engine is done.
         let result = await withTaskGroup(of: RolloutMachine.RunResult?.self) { group in
             group.addTask { await engine.run(planned) }
             group.addTask {
@@ -141,6 +142,15 @@ struct ApplyCommand: AsyncParsableCommand {
                     _ = try? await store.heartbeat(runID)
                 }
                 return nil
+            }
+            if let live {
+                // The live status line's clock advances every second, between events too.
+                group.addTask {
+                    while (try? await Task.sleep(for: .seconds(1))) != nil {
+                        FileHandle.standardOutput.write(Data(live.redraw().utf8))
+                    }
+                    return nil
+                }
             }
             var result = RolloutMachine.RunResult(outcome: .refused)
             for await finished in group {
