@@ -4,14 +4,7 @@
 #   beside the bare floor of spawning the same 1,000 `sh -c true` two at a time
 #   (goal: Sluice within 1.5 times the floor);
 #   1,000 targets x 5 steps at parallel 32: peak memory (goal: 100 MB or less).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-swift build -c release --product sluice >/dev/null
-sluice=$(swift build -c release --show-bin-path)/sluice
-export SLUICE_STORE="$work/audit.sqlite"
+. "$(dirname "$0")/bench-setup.sh"
 
 # runbook FILE TARGETS STEPS PARALLEL
 runbook() {

@@ -2,14 +2,7 @@
 # Times `sluice plan` and prints its peak memory:
 #   10,000 targets x 20 steps with no check commands (goal: 1 s or less, 300 MB or less);
 #   1,000 targets with one 50 ms check command each (checks run 16 at a time by default).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-swift build -c release --product sluice >/dev/null
-sluice=$(swift build -c release --show-bin-path)/sluice
-export SLUICE_STORE="$work/audit.sqlite"
+. "$(dirname "$0")/bench-setup.sh"
 
 # runbook FILE TARGETS STEPS CHECK: writes a runbook; CHECK is the check command ("" for none).
 runbook() {

@@ -46,19 +46,8 @@ struct ApplyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let style = TerminalStyle(enabled: output.useColor)
-        let loaded = RunbookLoader().load(path: runbook)
-        for diagnostic in loaded.diagnostics { Console.error(style.render(diagnostic)) }
-        guard let runbookValue = loaded.validRunbook else {
-            Console.error("\(runbook): invalid; fix the errors above and try again")
-            throw ExitCode(2)
-        }
-        let variables: ResolvedVariables
-        do {
-            variables = try runbookValue.resolveVariables(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            Console.error("\(error)")
-            throw ExitCode(2)
-        }
+        let runbookValue = try RunbookInputs.load(runbook, style: style)
+        let variables = try RunbookInputs.variables(of: runbookValue)
         let runID = RunID.generate()
         let content = ContentDigest(runbook: runbookValue)
         let planned: Plan
@@ -82,12 +71,8 @@ struct ApplyCommand: AsyncParsableCommand {
         try await refuseIfNotAllowed(planned, runbook: runbookValue, store: store, actor: actor)
         try confirm(planned)
 
-        let run = RunRecord(
-            id: runID, runbookID: runbookValue.id, title: runbookValue.title ?? runbookValue.id,
-            kind: runbookValue.kind == .maintenance ? .maintenance : .change, mode: .apply, actor: actor,
-            host: ProcessInfo.processInfo.hostName, pid: getpid(), contentHash: content.hash, runbookPath: runbookValue.file,
-            startedAt: Timestamp.format(planned.createdAt))
-        try await store.createRun(run)
+        try await store.createRun(RunbookInputs.runRecord(
+            runID, of: runbookValue, mode: .apply, actor: actor, contentHash: content.hash, startedAt: planned.createdAt))
         let journal = RunJournal(store: store, runID: runID, actor: actor, redactor: variables.redactor)
         let targets = planned.targets.map(\.name)
         switch try await store.acquireLocks(on: targets, for: .current(runID: runID), ttl: .seconds(60), actor: actor, redactor: variables.redactor) {

@@ -39,20 +39,9 @@ struct PlanCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let loaded = RunbookLoader().load(path: runbook)
         let style = TerminalStyle(enabled: output.useColor)
-        for diagnostic in loaded.diagnostics { Console.error(style.render(diagnostic)) }
-        guard let runbookValue = loaded.validRunbook else {
-            Console.error("\(runbook): invalid; fix the errors above and plan again")
-            throw ExitCode(2)
-        }
-        let variables: ResolvedVariables
-        do {
-            variables = try runbookValue.resolveVariables(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            Console.error("\(error)")
-            throw ExitCode(2)
-        }
+        let runbookValue = try RunbookInputs.load(runbook, style: style)
+        let variables = try RunbookInputs.variables(of: runbookValue)
 
         let runID = RunID.generate()
         let now = Date()
@@ -100,10 +89,8 @@ struct PlanCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let actor = actorOptions.resolvedActor
-        try await store.createRun(RunRecord(
-            id: runID, runbookID: runbook.id, title: runbook.title ?? runbook.id, kind: runbook.kind == .maintenance ? .maintenance : .change,
-            mode: .plan, actor: actor, host: ProcessInfo.processInfo.hostName, pid: getpid(), contentHash: plan.content.hash,
-            runbookPath: runbook.file, startedAt: Timestamp.format(plan.createdAt)))
+        try await store.createRun(RunbookInputs.runRecord(
+            runID, of: runbook, mode: .plan, actor: actor, contentHash: plan.content.hash, startedAt: plan.createdAt))
         if let saved {
             try await store.savePlan(SavedPlan(
                 id: runID.rawValue, runbookID: runbook.id, contentHash: plan.content.hash, runID: runID,

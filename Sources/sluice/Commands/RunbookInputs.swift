@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import SluiceAudit
+import SluiceCore
+
+/// What `plan` and `apply` both start with: a valid runbook, its variables' values, a run row.
+enum RunbookInputs {
+    /// Loads and validates the runbook at `path`, printing every diagnostic; exits 2 when it is
+    /// invalid.
+    static func load(_ path: String, style: TerminalStyle) throws -> Runbook {
+        let loaded = RunbookLoader().load(path: path)
+        for diagnostic in loaded.diagnostics { Console.error(style.render(diagnostic)) }
+        guard let runbook = loaded.validRunbook else {
+            Console.error("\(path): invalid; fix the errors above and try again")
+            throw ExitCode(2)
+        }
+        return runbook
+    }
+
+    /// Reads every variable's value; exits 2 naming the variable that cannot be read.
+    static func variables(of runbook: Runbook) throws -> ResolvedVariables {
+        do {
+            return try runbook.resolveVariables(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            Console.error("\(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    /// The store's row for a new run of `runbook` by `actor`, on this host and process.
+    static func runRecord(_ id: RunID, of runbook: Runbook, mode: RunMode, actor: String, contentHash: String, startedAt: Date) -> RunRecord {
+        RunRecord(
+            id: id, runbookID: runbook.id, title: runbook.title ?? runbook.id,
+            kind: runbook.kind == .maintenance ? .maintenance : .change, mode: mode, actor: actor,
+            host: ProcessInfo.processInfo.hostName, pid: getpid(), contentHash: contentHash, runbookPath: runbook.file,
+            startedAt: Timestamp.format(startedAt))
+    }
+}
