@@ -1,4 +1,5 @@
-/// The stable name of an audit event (SPEC section 5), with a sentence for people beside it.
+/// The stable name of an audit event (SPEC section 5). `EventKinds` in SluiceCore lists every
+/// kind with a sentence for people.
 ///
 /// Kinds are open: the engine may record kinds not listed here, but the listed names never
 /// change meaning once shipped, because scripts and auditors filter on them.
@@ -52,28 +53,4 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let windowOverridden = EventKind(rawValue: "window.overridden")
     /// A run's runner was found dead.
     public static let runInterrupted = EventKind(rawValue: "run.interrupted")
-
-    /// The kinds SPEC section 5 lists, with a sentence for people.
-    public static let documented: [(kind: EventKind, summary: String)] = [
-        (runStarted, "The run began; its targets are locked."),
-        (runFinished, "The run ended; the status is its outcome."),
-        (planRecorded, "A dry run's plan was saved."),
-        (stageStarted, "A stage began."),
-        (stageFinished, "A stage ended."),
-        (stepStarted, "A step is about to run on a target."),
-        (stepFinished, "A step ended on a target."),
-        (rollbackStarted, "A rollback began."),
-        (rollbackStepStarted, "A rollback step is about to run."),
-        (rollbackStepFinished, "A rollback step ended."),
-        (recoveryStepFinished, "A recovery step ended."),
-        (holdPaused, "A hold was paused."),
-        (holdResumed, "A hold was resumed."),
-        (guardFailed, "A guard failed and stopped the rollout."),
-        (lockAcquired, "A target was locked for a run."),
-        (lockReleased, "A run released its lock on a target."),
-        (lockForced, "An operator freed a stale lock."),
-        (approvalRecorded, "An approval of the runbook's exact content was recorded."),
-        (windowOverridden, "A stage started outside the window, with a reason."),
-        (runInterrupted, "The run's runner was found dead."),
-    ]
 }

@@ -30,9 +30,4 @@ public struct Redactor: Sendable, Equatable {
         }
         return result
     }
-
-    /// Returns a redactor that hides the secrets of both.
-    public func merging(_ other: Redactor) -> Redactor {
-        Redactor(secrets: secrets + other.secrets)
-    }
 }

@@ -61,7 +61,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
 
     /// Runs `plan` to its end and returns how it ended.
     public func run(_ plan: Plan, mode: String = "apply") async -> RolloutMachine.RunResult {
-        let run = Run(plan: plan, mode: mode)
+        let run = Run(plan: plan, mode: mode, redactor: redactor)
         var machine = RolloutMachine(shape: run.shape)
         var pending = machine.start()
         var result = RolloutMachine.RunResult(outcome: .refused)
@@ -124,9 +124,13 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         /// How often guards are checked while a stage runs: the shortest `every` of any guard.
         let guardInterval: Duration?
 
-        init(plan: Plan, mode: String) {
+        /// Hides the run's secret values in everything its commands print.
+        let redactor: Redactor
+
+        init(plan: Plan, mode: String, redactor: Redactor) {
             self.plan = plan
             self.mode = mode
+            self.redactor = redactor
             var targets: [(PlannedTarget, Int)] = []
             var stages: [RolloutMachine.Shape.Stage] = []
             for (index, stage) in plan.stages.enumerated() {
@@ -153,7 +157,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 "SLUICE_STAGE": plan.stages[entry.stage].name, "SLUICE_STEP": step,
             ]
             environment.merge(extra ?? [:]) { _, stepValue in stepValue }
-            return .init(directory: plan.runbook.directory, environment: environment, redactor: .none)
+            return .init(directory: plan.runbook.directory, environment: environment, redactor: redactor)
         }
     }
 
@@ -170,8 +174,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             return .stepFinished(target: target, step: step, succeeded: false)
         }
         run.journal.withLock { $0[target].append((step, nil)) }
-        var context = run.context(target: target, step: plannedStep.name, mode: run.mode, extra: plannedStep.environment)
-        context.redactor = redactor
+        let context = run.context(target: target, step: plannedStep.name, mode: run.mode, extra: plannedStep.environment)
         let outcome = await executor.run(plannedStep, in: context) { snapshot in
             try await recorder.saveBackup(snapshot, target: planned.name, step: plannedStep.name)
             run.journal.withLock { journal in
@@ -191,15 +194,13 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         for (step, snapshot) in started.reversed() {
             let plannedStep = planned.steps[step]
             await note(RunEvent("rollback.step.started", target: planned.name, stage: stage, step: plannedStep.name))
-            var context = run.context(target: target, step: plannedStep.name, mode: "rollback", extra: plannedStep.environment)
-            context.redactor = redactor
+            let context = run.context(target: target, step: plannedStep.name, mode: "rollback", extra: plannedStep.environment)
             let outcome = await executor.undo(plannedStep, snapshot: snapshot, in: context)
             complete = complete && outcome.succeeded
             await note(Self.finished("rollback.step.finished", outcome, target: planned.name, stage: stage, step: plannedStep.name))
         }
         for step in planned.recovery where step.applies {
-            var context = run.context(target: target, step: step.name, mode: "recovery", extra: step.environment)
-            context.redactor = redactor
+            let context = run.context(target: target, step: step.name, mode: "recovery", extra: step.environment)
             let outcome = await executor.run(step, in: context)
             complete = complete && outcome.succeeded
             await note(Self.finished("recovery.step.finished", outcome, target: planned.name, stage: stage, step: step.name))
@@ -278,8 +279,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         repeat {
             for target in members {
                 for step in run.targets[target].target.steps where step.applies && step.health != nil {
-                    var context = run.context(target: target, step: step.name, mode: run.mode)
-                    context.redactor = redactor
+                    let context = run.context(target: target, step: step.name, mode: run.mode)
                     let outcome = await executor.run(step, in: context)
                     if !outcome.succeeded {
                         await note(Self.finished("bake.failed", outcome, target: run.targets[target].target.name, stage: run.plan.stages[stage].name, step: step.name))
@@ -295,8 +295,9 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
 
     // MARK: Recording
 
-    /// Records an event whose loss would not change what happens next; a failure to record is
-    /// reported on the event stream of a later event, not fatal here.
+    /// Records an event whose loss would not change what happens next, ignoring a failure to
+    /// record it. Only `step.started` must be durable before anything happens (see `runStep`);
+    /// a store that has stopped taking writes fails the next step that way, which rolls back.
     private func note(_ event: RunEvent) async {
         try? await recorder.record(event)
     }

@@ -3,6 +3,9 @@ import Foundation
 /// Checks that need the whole runbook: names, templates against targets and contexts, stages,
 /// scripts, and combinations the format allows but that make no sense.
 ///
+/// Variables' values are not read here (validation checks the runbook, not the machine it runs
+/// on), and their names are unique already: YAML refuses a key twice in one mapping.
+///
 /// Which checks are errors and which are warnings is listed in docs/runbook-format.md.
 struct RunbookValidator {
     let runbook: Runbook
@@ -10,7 +13,6 @@ struct RunbookValidator {
 
     func validate() {
         checkDuplicateNames()
-        checkVariables()
         checkStages()
         checkSteps()
         checkTemplates()
@@ -42,16 +44,6 @@ struct RunbookValidator {
     }
 
     // MARK: Variables
-
-    /// Names must be unique. Values from the environment or files are not read here: validation
-    /// checks the runbook, not the machine it happens to run on; plan and apply refuse to start
-    /// when a value cannot be read.
-    private func checkVariables() {
-        var seen = Set<String>()
-        for variable in runbook.vars where !seen.insert(variable.name).inserted {
-            sink.error("variable `\(variable.name)` is defined twice", at: variable.location)
-        }
-    }
 
     // MARK: Stages
 

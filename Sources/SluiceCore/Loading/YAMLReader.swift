@@ -274,7 +274,7 @@ struct YAMLReader {
 }
 
 /// The lines of a file, split lazily, for computing columns inside block scalars.
-final class SourceLines: @unchecked Sendable {
+final class SourceLines {
     private let text: String
     private var lines: [Substring]?
 

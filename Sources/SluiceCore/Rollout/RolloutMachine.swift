@@ -198,9 +198,9 @@ public struct RolloutMachine: Sendable {
         case (.stepFinished(let target, let step, let succeeded), .running(let stage)):
             return stepFinished(target: target, step: step, succeeded: succeeded, stage: stage)
 
-        case (.stepFinished(let target, let step, let succeeded), .rollingBackScope):
-            // A step still running when the rollout stopped; only a later stage stops this way.
-            return stepFinished(target: target, step: step, succeeded: succeeded, stage: nil)
+        case (.stepFinished(let target, let step, _), _):
+            // Steps run only while their stage runs: stopping waits for them before rolling back.
+            preconditionFailure("step \(step) of target \(target) finished in phase \(phase)")
 
         case (.targetRolledBack(let target, let complete), _):
             return targetRolledBack(target, complete: complete)
@@ -293,37 +293,25 @@ public struct RolloutMachine: Sendable {
         [.finishStage(stage, failures: stageFailures[stage])] + begin(stage: stage + 1)
     }
 
-    private mutating func stepFinished(target: Int, step: Int, succeeded: Bool, stage: Int?) -> [Action] {
+    private mutating func stepFinished(target: Int, step: Int, succeeded: Bool, stage: Int) -> [Action] {
         guard case .running(let position) = targets[target], shape.steps[target][position] == step else {
             preconditionFailure("step \(step) of target \(target) finished, but the target is \(targets[target])")
         }
-        let stageIndex = stage ?? shape.stages.firstIndex { $0.targets.contains(target) } ?? 0
         if !succeeded {
             targets[target] = .rollingBack
             failed.append(target)
-            stageFailures[stageIndex] += 1
+            stageFailures[stage] += 1
             return [.rollBackTarget(target)]
         }
         if position + 1 == shape.steps[target].count {
             targets[target] = .succeeded
-        } else if isStopping(stageIndex) || stage == nil {
+        } else if isStopping(stage) {
             targets[target] = .stopped
         } else {
             targets[target] = .running(position: position + 1)
             return [.runStep(target: target, step: shape.steps[target][position + 1])]
         }
-        return afterTargetSettled(stage: stageIndex)
-    }
-
-    private mutating func afterTargetSettled(stage: Int) -> [Action] {
-        switch phase {
-        case .running(let current) where current == stage:
-            return launchTargets(in: stage)
-        case .rollingBackScope:
-            return continueScopeRollback()
-        default:
-            return []
-        }
+        return launchTargets(in: stage)
     }
 
     // MARK: Stopping and rolling back

@@ -61,7 +61,8 @@ public struct WindowCalendar: Sendable {
             var start = max(period.start, now)
             // Step past freezes that cover the start.
             while let freeze = freezes.first(where: { $0.start <= start && start < $0.end }) { start = freeze.end }
-            if start < lastStart, start > now || period.start > now { return start }
+            // `start` is never before `now`; equal means `now` is already open, which is not "next".
+            if start > now, start < lastStart { return start }
         }
         return nil
     }

@@ -31,9 +31,7 @@ enum TemplateParser {
                     problems.append(Problem(offset: open, message: "`{{` is never closed; end the placeholder with `}}`"))
                     return (Template(literal: text, location: location), problems)
                 }
-                var inner = String.UnicodeScalarView(scalars[(open + 2)..<close])
-                let name = String(inner).trimmingSpaces()
-                inner = name.unicodeScalars
+                let name = String(String.UnicodeScalarView(scalars[(open + 2)..<close])).trimmingSpaces()
                 let leading = scalars[(open + 2)..<close].prefix(while: { $0 == " " || $0 == "\t" }).count
                 if name.isEmpty {
                     problems.append(Problem(offset: open, message: "empty placeholder `{{ }}`; name a variable such as `{{ target.name }}`"))

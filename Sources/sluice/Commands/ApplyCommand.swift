@@ -91,7 +91,7 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ExitCode(4)
         }
         if overrideWindow, !planned.window.allowsStart {
-            try await journal.record(EventKind(rawValue: "window.overridden"), detail: ["reason": .string(reason ?? "")])
+            try await journal.record(.windowOverridden, detail: ["reason": .string(reason ?? "")])
         }
         try await journal.record(.runStarted, detail: ["runbook": .string(runbookValue.file), "content_hash": .string(content.hash), "targets": .integer(Int64(targets.count))])
         print("Run \(runID): applying \(runbookValue.id) to \(targets.count) target\(targets.count == 1 ? "" : "s") in \(planned.stages.count) stage\(planned.stages.count == 1 ? "" : "s")")
