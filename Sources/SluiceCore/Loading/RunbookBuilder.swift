@@ -257,15 +257,13 @@ struct RunbookBuilder {
         guard let fields = reader.fields(node, "`rollout`", known: ["stages", "on_failure", "rollback_scope"]) else {
             return Rollout(stages: [defaultStage])
         }
-        var stages = reader.sequence(fields["stages"], "`rollout.stages`").compactMap(stage)
-        if fields["stages"] == nil || (stages.isEmpty && !sink.hasErrors) {
-            if let stagesNode = fields["stages"], case .sequence(let list) = stagesNode, list.isEmpty {
-                sink.error("`rollout.stages` is empty; list at least one stage, or leave `stages` out for one stage of all targets", at: reader.location(stagesNode))
-            }
-            stages = stages.isEmpty ? [Stage(name: "all", location: fields.location)] : stages
+        let stages = reader.sequence(fields["stages"], "`rollout.stages`").compactMap(stage)
+        if let stagesNode = fields["stages"], case .sequence(let list) = stagesNode, list.isEmpty {
+            sink.error("`rollout.stages` is empty; list at least one stage, or leave `stages` out for one stage of all targets", at: reader.location(stagesNode))
         }
         return Rollout(
-            stages: stages,
+            // With no usable stage, one stage of every target, so later checks still have a shape.
+            stages: stages.isEmpty ? [Stage(name: "all", location: fields.location)] : stages,
             onFailure: reader.choice(fields["on_failure"], "`on_failure`", as: Rollout.OnFailure.self) ?? .rollback,
             rollbackScope: reader.choice(fields["rollback_scope"], "`rollback_scope`", as: Rollout.RollbackScope.self) ?? .run
         )

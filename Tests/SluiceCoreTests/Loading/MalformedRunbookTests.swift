@@ -375,6 +375,16 @@ struct MalformedRunbookTests {
                   percent: 10
             steps: [{ name: a, run: echo a }]
             """, "11:7: error: stage `canary` has both `count` and `percent`; keep one"),
+        MalformedCase("empty stages reported beside an unrelated error", headed: false, """
+            sluice: 1
+            id: Demo
+            targets: [{ name: web1 }]
+            rollout:
+              stages: []
+            steps: [{ name: a, run: echo a }]
+            """,
+            "2:5: error: `id` must start with a lowercase letter or digit and use only a-z, 0-9, `.`, `_` and `-`, not `Demo`",
+            "5:11: error: `rollout.stages` is empty; list at least one stage, or leave `stages` out for one stage of all targets"),
         MalformedCase("percent of zero", """
             rollout:
               stages:
