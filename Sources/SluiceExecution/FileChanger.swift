@@ -64,9 +64,12 @@ public enum FileChanger {
     /// Offers `content` for `path`: writes it to a temporary file beside `path`, runs `validate`
     /// on that file (when given), and replaces `path` only if it passed.
     ///
-    /// - Parameter mode: the new file's mode; nil keeps an existing file's mode (0644 for a new file).
+    /// - Parameters:
+    ///   - mode: the new file's mode; nil keeps an existing file's mode (0644 for a new file).
+    ///   - temporary: the temporary file to write, in `path`'s folder (so that the rename into
+    ///     place is atomic); nil picks a fresh name. A leftover file at that path is replaced.
     public static func write(
-        _ content: Data, to path: String, mode: UInt32?,
+        _ content: Data, to path: String, mode: UInt32?, temporary: String? = nil,
         validate: ((String) async -> CommandResult)? = nil
     ) async throws -> FileWriteOutcome {
         let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
@@ -77,7 +80,7 @@ public enum FileChanger {
         let previous = try snapshot(path)
         var owner = stat()
         let hasOwner = previous.existed && stat(path, &owner) == 0
-        let temporary = try writeTemporary(content, beside: path, mode: mode ?? previous.mode ?? 0o644)
+        let temporary = try writeTemporary(content, beside: path, at: temporary, mode: mode ?? previous.mode ?? 0o644)
         if hasOwner { _ = chown(temporary, owner.st_uid, owner.st_gid) }
         if let validate {
             let result = await validate(temporary)
@@ -104,10 +107,11 @@ public enum FileChanger {
         try replace(snapshot.path, with: temporary, folder: folder)
     }
 
-    private static func writeTemporary(_ content: Data, beside path: String, mode: UInt32) throws -> String {
+    private static func writeTemporary(_ content: Data, beside path: String, at chosen: String? = nil, mode: UInt32) throws -> String {
         let name = (path as NSString).lastPathComponent
         let folder = (path as NSString).deletingLastPathComponent
-        let temporary = (folder.isEmpty ? "" : folder + "/") + ".\(name).sluice-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = chosen ?? (folder.isEmpty ? "" : folder + "/") + ".\(name).sluice-\(UInt32.random(in: 0...UInt32.max))"
+        if chosen != nil { unlink(temporary) }  // left by a run that died at this step
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o600))
         guard fd >= 0 else { throw FileChangeError.unwritable(temporary, reason: String(cString: strerror(errno))) }
         defer { close(fd) }

@@ -124,17 +124,18 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         do {
             let snapshot = try FileChanger.snapshot(path)
             try await saveSnapshot(snapshot)
-            let validate: ((String) async -> CommandResult)? = file.validate.map { planned in
-                { temporary in
-                    // The plan rendered `{{ file }}` as a placeholder path; apply's temporary file
-                    // sits beside the target, so the command is rendered with it here.
-                    let command = planned.executable.map { Self.substitute(file.validateFile, with: temporary, in: $0) } ?? .shell("true")
-                    return await commands.run(CommandRequest(
+            // The plan rendered `validate` with `file.validateFile` as `{{ file }}`: the new content
+            // is written there, checked, and renamed into place.
+            let validate: ((String) async -> CommandResult)? = file.validate?.executable.map { command in
+                { _ in
+                    await commands.run(CommandRequest(
                         command: command, workingDirectory: context.directory, environment: context.environment,
                         timeout: timeout, redactor: context.redactor))
                 }
             }
-            let written = try await FileChanger.write(Data(content.utf8), to: path, mode: file.mode.flatMap { UInt32($0, radix: 8) }, validate: validate)
+            let written = try await FileChanger.write(
+                Data(content.utf8), to: path, mode: file.mode.flatMap { UInt32($0, radix: 8) }, temporary: file.validateFile,
+                validate: validate)
             if case .rejected(let result) = written {
                 return StepOutcome(succeeded: false, detail: "validate refused the new content (\(result.termination))", commands: [result], snapshot: nil)
             }
@@ -151,17 +152,6 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
                 commands: ran, snapshot: snapshot)
         } catch {
             return StepOutcome(succeeded: false, detail: "\(error)", commands: ran)
-        }
-    }
-
-    /// Replaces the plan's placeholder path for `{{ file }}` with the real temporary file.
-    static func substitute(_ placeholder: String?, with path: String, in command: RenderedCommand) -> RenderedCommand {
-        guard let placeholder, !placeholder.isEmpty else { return command }
-        switch command {
-        case .shell(let script):
-            return .shell(script.replacing(ShellQuoting.quote(placeholder), with: ShellQuoting.quote(path)))
-        case .argv(let words):
-            return .argv(words.map { $0.replacing(placeholder, with: path) })
         }
     }
 

@@ -214,3 +214,30 @@ extension ApplyCommandTests {
         #expect(Self.read(folder, "log")?.hasSuffix("undeploy web1\nresume\n") == true)
     }
 }
+
+extension ApplyCommandTests {
+    @Test func validateChecksTheNewContentBesideTheFileItReplaces() throws {
+        // Given a file step whose validate records where it found the new content
+        let folder = try TemporaryFolder()
+        try folder.write("web1/app.conf", "version = 1\n")
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: validate-beside
+            targets: [{ name: web1 }]
+            steps:
+              - name: config
+                file: { path: web1/app.conf, content: "version = 2\\n", validate: "grep -q 'version = 2' {{ file }} && echo {{ file }} > validated-at" }
+
+            """)
+        // When it is applied
+        let result = try Self.apply(folder)
+        // Then validate saw a temporary file in the target's own folder, which became the file
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let seen = try #require(Self.read(folder, "validated-at")).trimmingCharacters(in: .whitespacesAndNewlines)
+        let target = folder.url.appendingPathComponent("web1").standardizedFileURL.path
+        #expect((seen as NSString).deletingLastPathComponent == target)
+        #expect((seen as NSString).lastPathComponent.hasPrefix(".app.conf.sluice-r-"))
+        #expect(Self.read(folder, "web1/app.conf") == "version = 2\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target) == ["app.conf"])
+    }
+}

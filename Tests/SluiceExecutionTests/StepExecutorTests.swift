@@ -24,7 +24,7 @@ struct StepExecutorTests {
             let runbook = try #require(result.validRunbook, "\(result.diagnostics)")
             let plan = try Planner().plan(
                 runbook: runbook, variables: try runbook.resolveVariables(environment: [:]), runID: "r-20261121-083015-7f3a",
-                now: Date(), content: ContentDigest(files: []), validateFile: { target, index, _ in "/nonexistent/validate-\(target)-\(index)" })
+                now: Date(), content: ContentDigest(files: []), validateFile: { _, index, path in path + ".validate-\(index)" })
             return plan.stages[0].targets[0].steps
         }
 

@@ -9,8 +9,10 @@ public struct Planner: Sendable {
     public init() {}
 
     /// - Parameters:
-    ///   - validateFile: the temporary file a file step's `validate` checks on a target, given the
-    ///     target's name, the step's index and the file's path; the dry run writes the new content there.
+    ///   - validateFile: where a file step's new content is written for its `validate`, given the
+    ///     target's name, the step's index and the file's absolute path. `validate` is rendered
+    ///     with this path as `{{ file }}`: apply gives a temporary file beside the real one (the
+    ///     new content is renamed from there into place), plan one in its own scratch folder.
     /// - Throws: ``TemplateRenderError`` or ``ProbeAddressError`` when a value cannot be rendered.
     public func plan(
         runbook: Runbook, variables: ResolvedVariables, runID: String, now: Date, content: ContentDigest,
@@ -106,12 +108,13 @@ public struct Planner: Sendable {
         case .file(let change):
             let path = try change.path.render(in: context, quoting: .verbatim)
             var validateContext = context
-            validateContext.file = validateFile(target.name, index, path)
+            let absolutePath = PathResolver.resolve(path, in: context.runbookDirectory)
+            validateContext.file = validateFile(target.name, index, absolutePath)
             var displayContext = context
             displayContext.file = Self.temporaryFileDisplay
             planned.file = PlannedFile(
                 path: try change.path.render(in: context, quoting: .verbatim, redactingSecrets: true),
-                executablePath: PathResolver.resolve(path, in: context.runbookDirectory),
+                executablePath: absolutePath,
                 validateFile: change.validate == nil ? nil : validateContext.file,
                 mode: change.mode.map { String($0, radix: 8).leftPadded(to: 4) },
                 content: try change.content.template.render(in: context, quoting: .verbatim, redactingSecrets: true),

@@ -54,7 +54,11 @@ struct ApplyCommand: AsyncParsableCommand {
         do {
             planned = try Planner().plan(
                 runbook: runbookValue, variables: variables, runID: runID.rawValue, now: Date(), content: content,
-                validateFile: { target, index, path in "/.sluice-validate/\(target)/\(index)/\((path as NSString).lastPathComponent)" })
+                validateFile: { _, index, path in
+                    // Beside the file, so that the validated content is renamed into place.
+                    let folder = (path as NSString).deletingLastPathComponent
+                    return folder + "/." + (path as NSString).lastPathComponent + ".sluice-\(runID)-\(index)"
+                })
         } catch {
             Console.error("\(error)")
             throw ExitCode(2)
