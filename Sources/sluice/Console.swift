@@ -1,10 +1,51 @@
 import Foundation
 import SluiceCore
 
-/// Writes to standard error, where diagnostics and errors go.
+/// Where the commands write: reports to standard output; diagnostics, errors and notes to
+/// standard error.
 enum Console {
+    /// Writes `line` to standard error as it is.
     static func error(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Writes `message` to standard error as `error: MESSAGE`.
+    static func fail(_ message: String) {
+        error("error: \(message)")
+    }
+
+    /// Writes `message` to standard error as a note.
+    static func note(_ message: String) {
+        error("note: \(message)")
+    }
+
+    /// Writes `text` to standard output as it is.
+    static func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// `value` as the JSON every `--json` and saved plan uses, with a final newline.
+    static func jsonText<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONEncoder.sluice.encode(value), as: UTF8.self) + "\n"
+    }
+}
+
+extension JSONEncoder {
+    /// Sorted keys, indented, times as RFC 3339: for `--json` output and saved plans alike.
+    static var sluice: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    /// Reads what ``JSONEncoder/sluice`` writes (saved plans).
+    static var sluice: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
     }
 }
 

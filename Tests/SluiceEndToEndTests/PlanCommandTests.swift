@@ -223,3 +223,19 @@ final class LoopbackListener {
         }
     }
 }
+
+extension PlanCommandTests {
+    @Test func jsonTimesAreRFC3339LikeTheSavedPlan() throws {
+        let folder = try TemporaryFolder()
+        try folder.write("runbook.yaml", "sluice: 1\nid: times\ntargets: [{ name: a }]\nsteps: [{ name: s, run: echo ok }]\n")
+        let environment = ["SLUICE_STORE": folder.url.appendingPathComponent("s.sqlite").path]
+        let result = try SluiceBinary.run(["plan", "runbook.yaml", "--json", "--out", "plan.json"], in: folder.url, environment: environment)
+        #expect(result.status == 0)
+        let printed = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.url.appendingPathComponent("plan.json"))) as? [String: Any]
+        for createdAt in [(printed?["plan"] as? [String: Any])?["createdAt"], saved?["createdAt"]] {
+            let text = try #require(createdAt as? String)
+            #expect(ISO8601DateFormatter().date(from: text) != nil, "\(text)")
+        }
+    }
+}

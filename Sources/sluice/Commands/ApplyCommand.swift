@@ -68,7 +68,7 @@ struct ApplyCommand: AsyncParsableCommand {
         do {
             store = try AuditStore(path: storeOptions.resolvedStorePath)
         } catch {
-            Console.error("error: \(error)")
+            Console.fail("\(error)")
             throw ExitCode(4)
         }
         let actor = actorOptions.resolvedActor
@@ -84,8 +84,8 @@ struct ApplyCommand: AsyncParsableCommand {
             break
         case .blocked(let conflicts):
             let holders = Set(conflicts.map { "\($0.lock.runID) (\($0.state.rawValue), on \($0.lock.host), pid \($0.lock.pid))" }).sorted()
-            Console.error("""
-                error: refused: \(conflicts.count) target\(conflicts.count == 1 ? " is" : "s are") held by \(holders.joined(separator: ", ")): \
+            Console.fail("""
+                refused: \(conflicts.count) target\(conflicts.count == 1 ? " is" : "s are") held by \(holders.joined(separator: ", ")): \
                 \(conflicts.map(\.lock.target).sorted().joined(separator: ", ")).
                 A live run must finish first. For a run whose runner is gone: `sluice resume RUN`, `sluice rollback RUN`, \
                 or `sluice unlock TARGET --reason TEXT`.
@@ -163,7 +163,7 @@ struct ApplyCommand: AsyncParsableCommand {
             case .frozen(let until, let reason): "a freeze is on until \(PlanReport.time(until))" + (reason.map { " (\($0))" } ?? "")
             default: "the window does not allow a start"
             }
-            Console.error("error: refused: \(why). Start later, or pass --override-window --reason TEXT (audited).")
+            Console.fail("refused: \(why). Start later, or pass --override-window --reason TEXT (audited).")
             throw ExitCode(4)
         }
         if runbook.approval.required {
@@ -173,27 +173,27 @@ struct ApplyCommand: AsyncParsableCommand {
                 let why = approvals.isEmpty
                     ? "this exact content has no approval"
                     : "the only approval is by \(actor), who is applying, and the runbook needs a distinct approver"
-                Console.error("error: refused: approval is required and \(why). Ask someone to run `sluice approve \(runbook.file) --by NAME`.")
+                Console.fail("refused: approval is required and \(why). Ask someone to run `sluice approve \(runbook.file) --by NAME`.")
                 throw ExitCode(4)
             }
         }
         if let planPath = self.plan {
             let saved: Plan
             do {
-                saved = try JSONDecoder.iso8601.decode(Plan.self, from: Data(contentsOf: URL(fileURLWithPath: planPath)))
+                saved = try JSONDecoder.sluice.decode(Plan.self, from: Data(contentsOf: URL(fileURLWithPath: planPath)))
             } catch {
-                Console.error("error: refused: cannot read the plan \(planPath): \(error.localizedDescription). Make it with `sluice plan \(runbook.file) --out \(planPath)`.")
+                Console.fail("refused: cannot read the plan \(planPath): \(error.localizedDescription). Make it with `sluice plan \(runbook.file) --out \(planPath)`.")
                 throw ExitCode(4)
             }
             let changes = plan.content.changes(since: saved.content)
             if !changes.isEmpty || saved.runbook.id != runbook.id {
                 let list = changes.isEmpty ? "it is for runbook \(saved.runbook.id)" : changes.joined(separator: "; ")
-                Console.error("error: refused: the plan \(planPath) is stale: \(list). Plan again and review it.")
+                Console.fail("refused: the plan \(planPath) is stale: \(list). Plan again and review it.")
                 throw ExitCode(4)
             }
             let targetsNow = plan.targets.map(\.name), targetsThen = saved.targets.map(\.name)
             if targetsNow != targetsThen {
-                Console.error("error: refused: the plan \(planPath) is stale: its targets were \(targetsThen.joined(separator: ", ")), now \(targetsNow.joined(separator: ", ")). Plan again.")
+                Console.fail("refused: the plan \(planPath) is stale: its targets were \(targetsThen.joined(separator: ", ")), now \(targetsNow.joined(separator: ", ")). Plan again.")
                 throw ExitCode(4)
             }
         }
@@ -203,7 +203,7 @@ struct ApplyCommand: AsyncParsableCommand {
     private func confirm(_ plan: Plan) throws {
         guard !yes else { return }
         guard isatty(STDIN_FILENO) == 1 else {
-            Console.error("error: refused: standard input is not a terminal, so there is no one to confirm. Review `sluice plan` and pass --yes.")
+            Console.fail("refused: standard input is not a terminal, so there is no one to confirm. Review `sluice plan` and pass --yes.")
             throw ExitCode(4)
         }
         let summary = plan.summary
@@ -272,11 +272,3 @@ extension ApplyCommand {
     }
 }
 
-extension JSONDecoder {
-    /// A decoder for plan files, whose times are RFC 3339.
-    static var iso8601: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }
-}

@@ -26,14 +26,14 @@ struct AuditVerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            AuditCommandSupport.fail("no audit store at \(storeOptions.resolvedStorePath): nothing to verify. "
+            Console.fail("no audit store at \(storeOptions.resolvedStorePath): nothing to verify. "
                                      + "Pass --store PATH or set SLUICE_STORE; a store that should exist and does not "
                                      + "has been removed.")
             throw ExitCode(1)
         }
         let report = try await store.verify()
         if let problem = report.problem {
-            AuditCommandSupport.write("""
+            Console.write("""
                 audit chain BROKEN at seq \(problem.seq): \(problem.kind.rawValue): \(problem.explanation)
                 Records from seq \(problem.seq) on cannot be trusted. Keep a copy of \(store.path) for investigation \
                 and compare it with a backup or with `sluice audit export`s taken earlier.
@@ -45,7 +45,7 @@ struct AuditVerifyCommand: AsyncParsableCommand {
         if let seq = report.headSeq, let hash = report.headHash {
             line += "; head seq \(seq), hash \(hash)"
         }
-        AuditCommandSupport.write(line + "\n")
+        Console.write(line + "\n")
     }
 }
 
@@ -71,24 +71,24 @@ struct AuditExportCommand: AsyncParsableCommand {
     func run() async throws {
         let id = try run.map(AuditCommandSupport.runID)
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            AuditCommandSupport.fail("no audit store at \(storeOptions.resolvedStorePath): nothing to export. "
+            Console.fail("no audit store at \(storeOptions.resolvedStorePath): nothing to export. "
                                      + "Pass --store PATH or set SLUICE_STORE.")
             throw ExitCode(1)
         }
         let events = try await store.events(of: id)
         if let id, events.isEmpty, try await store.run(id) == nil {
-            AuditCommandSupport.fail("no run \(id) in the audit store \(store.path). List runs with `sluice runs`.")
+            Console.fail("no run \(id) in the audit store \(store.path). List runs with `sluice runs`.")
             throw ExitCode(2)
         }
         var text = EventExport.header(format) ?? ""
         for event in events {
             text += EventExport.line(event, format: format)
             if text.utf8.count > 1 << 16 {
-                AuditCommandSupport.write(text)
+                Console.write(text)
                 text = ""
             }
         }
-        AuditCommandSupport.write(text)
+        Console.write(text)
     }
 }
 

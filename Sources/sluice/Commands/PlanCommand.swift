@@ -68,7 +68,7 @@ struct PlanCommand: AsyncParsableCommand {
         let saved = try out.map { path in try writePlanFile(plan, to: path) }
         let approval = try await record(plan, summary: summary, saved: saved, runbook: runbookValue, runID: runID, redactor: variables.redactor)
         if json {
-            print(try AuditCommandSupport.jsonText(PlanDocument(plan: plan, summary: summary, approval: approval)), terminator: "")
+            print(try Console.jsonText(PlanDocument(plan: plan, summary: summary, approval: approval)), terminator: "")
         } else {
             let standardOutput = FileHandle.standardOutput
             PlanReport(plan: plan, summary: summary, approval: approval, style: style, savedTo: out).write { text in
@@ -85,7 +85,7 @@ struct PlanCommand: AsyncParsableCommand {
         do {
             store = try AuditStore(path: storeOptions.resolvedStorePath)
         } catch {
-            Console.error("error: \(error)")
+            Console.fail("\(error)")
             throw ExitCode(1)
         }
         let actor = actorOptions.resolvedActor
@@ -112,21 +112,15 @@ struct PlanCommand: AsyncParsableCommand {
     /// Writes the plan to `path` and returns what was written.
     private func writePlanFile(_ plan: Plan, to path: String) throws -> Data {
         do {
-            let data = try Self.encoder.encode(plan)
+            let data = try JSONEncoder.sluice.encode(plan)
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
             return data
         } catch {
-            Console.error("error: cannot write the plan to \(path): \(error.localizedDescription); check the folder exists and is writable")
+            Console.fail("cannot write the plan to \(path): \(error.localizedDescription); check the folder exists and is writable")
             throw ExitCode(1)
         }
     }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
 }
 
 /// Whether the runbook's exact content has been approved, for the report.

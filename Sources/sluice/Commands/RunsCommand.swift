@@ -24,18 +24,18 @@ struct RunsCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            AuditCommandSupport.note("no audit store at \(storeOptions.resolvedStorePath) yet, so no runs. "
+            Console.note("no audit store at \(storeOptions.resolvedStorePath) yet, so no runs. "
                                      + "Pass --store PATH or set SLUICE_STORE if it lives elsewhere.")
-            if json { AuditCommandSupport.write("[]\n") }
+            if json { Console.write("[]\n") }
             return
         }
         let runs = try await store.runs(limit: limit == 0 ? nil : limit)
         if json {
-            AuditCommandSupport.write(try AuditCommandSupport.jsonText(runs))
+            Console.write(try Console.jsonText(runs))
             return
         }
         guard !runs.isEmpty else {
-            AuditCommandSupport.write("No runs recorded in \(store.path).\n")
+            Console.write("No runs recorded in \(store.path).\n")
             return
         }
         let rows = runs.map { run in
@@ -49,7 +49,7 @@ struct RunsCommand: AsyncParsableCommand {
             let padded = row.enumerated().map { index, cell in
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }
-            AuditCommandSupport.write(padded.joined(separator: "  ") + "\n")
+            Console.write(padded.joined(separator: "  ") + "\n")
         }
     }
 

@@ -28,22 +28,22 @@ struct ShowCommand: AsyncParsableCommand {
     func run() async throws {
         let id = try AuditCommandSupport.runID(run)
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            AuditCommandSupport.fail("no run \(id): there is no audit store at \(storeOptions.resolvedStorePath). "
+            Console.fail("no run \(id): there is no audit store at \(storeOptions.resolvedStorePath). "
                                      + "Pass --store PATH or set SLUICE_STORE to the store the run used.")
             throw ExitCode(2)
         }
         let record = try await store.run(id)
         let events = try await store.events(of: id)
         guard record != nil || !events.isEmpty else {
-            AuditCommandSupport.fail("no run \(id) in the audit store \(store.path). List runs with `sluice runs`.")
+            Console.fail("no run \(id) in the audit store \(store.path). List runs with `sluice runs`.")
             throw ExitCode(2)
         }
         let timeline = RunTimeline(run: record, events: events)
         if json {
-            AuditCommandSupport.write(try AuditCommandSupport.jsonText(
+            Console.write(try Console.jsonText(
                 Document(run: record, timeline: timeline.sections, events: events)))
         } else {
-            AuditCommandSupport.write(RunTimelineRenderer(useColor: output.useColor).render(timeline, id: id.rawValue))
+            Console.write(RunTimelineRenderer(useColor: output.useColor).render(timeline, id: id.rawValue))
         }
     }
 }

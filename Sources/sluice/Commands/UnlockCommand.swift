@@ -33,14 +33,14 @@ struct UnlockCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            AuditCommandSupport.fail("no audit store at \(storeOptions.resolvedStorePath), so nothing is locked there. "
+            Console.fail("no audit store at \(storeOptions.resolvedStorePath), so nothing is locked there. "
                                      + "Pass --store PATH or set SLUICE_STORE to the store the run used.")
             throw ExitCode(4)
         }
         do {
             let (lock, event) = try await store.forceUnlock(
                 target: target, actor: actorOptions.resolvedActor, reason: reason)
-            AuditCommandSupport.write("""
+            Console.write("""
                 Unlocked \(lock.target): it was held by run \(lock.runID) (host \(lock.host), pid \(lock.pid), \
                 last heartbeat \(lock.heartbeatAt)).
                 Recorded lock.forced at seq \(event.seq). Resume or roll back run \(lock.runID) before changing \
@@ -50,11 +50,11 @@ struct UnlockCommand: AsyncParsableCommand {
         } catch AuditStoreError.lockNotFound {
             let locked = try await store.locks().map(\.target)
             let list = locked.isEmpty ? "no target is locked" : "locked targets: " + locked.joined(separator: ", ")
-            AuditCommandSupport.fail("target \(target) is not locked (\(list)). Nothing changed.")
+            Console.fail("target \(target) is not locked (\(list)). Nothing changed.")
             throw ExitCode(4)
         } catch let error as AuditStoreError {
             if case .lockHolderMayBeAlive = error {
-                AuditCommandSupport.fail("\(error) Nothing changed.")
+                Console.fail("\(error) Nothing changed.")
                 throw ExitCode(4)
             }
             throw error
