@@ -239,3 +239,52 @@ extension PlanCommandTests {
         }
     }
 }
+
+extension PlanCommandTests {
+    @Test func valuesThatCannotBeUsedExitTwoSayingWhereAndWhatToDo() throws {
+        // Given a target whose tcp address has no port, and a variable file holding a NUL byte
+        let folder = try TemporaryFolder()
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: bad-values
+            targets: [{ name: web1, vars: { addr: "127.0.0.1" } }]
+            steps:
+              - { name: up, health: { tcp: "{{ target.vars.addr }}" } }
+
+            """)
+        try Data("to\0ken".utf8).write(to: folder.url.appendingPathComponent("token.txt"))
+        try folder.write("nul.yaml", """
+            sluice: 1
+            id: nul-value
+            vars:
+              token: { file: token.txt }
+            targets: [{ name: web1 }]
+            steps: [{ name: s, run: "echo {{ vars.token }}" }]
+
+            """)
+        let environment = ["SLUICE_STORE": folder.url.appendingPathComponent("s.sqlite").path]
+        // When each is planned
+        let address = try SluiceBinary.run(["plan", "runbook.yaml"], in: folder.url, environment: environment)
+        let nul = try SluiceBinary.run(["plan", "nul.yaml"], in: folder.url, environment: environment)
+        // Then both exit 2, naming the place and what to do, before anything ran or was recorded
+        #expect(address.status == 2)
+        #expect(address.stderr == "runbook.yaml:5:32: `health.tcp` renders as `127.0.0.1`, which is not HOST:PORT with a port from 1 to 65535; fix the value it is built from\n")
+        #expect(nul.status == 2)
+        #expect(nul.stderr == "nul.yaml:6:34: the value of `vars.token` contains a NUL byte, which cannot be passed to a command; remove it\n")
+        #expect(!FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("s.sqlite").path))
+    }
+}
+
+extension ApplyCommandTests {
+    @Test func anUnusableStoreRefusesBeforeAnythingChanges() throws {
+        // Given a store path under a regular file, where no store can be created
+        let folder = try Self.world()
+        try folder.write("not-a-folder", "x")
+        let result = try SluiceBinary.run(["apply", "runbook.yaml", "--yes", "--store", "not-a-folder/audit.sqlite"], in: folder.url)
+        #expect(result.status == 4)
+        #expect(result.stderr.contains("cannot create the audit store at not-a-folder/audit.sqlite"))
+        #expect(result.stderr.contains("pass --store PATH to use another location"))
+        #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
+        #expect(Self.read(folder, "log") == nil)
+    }
+}

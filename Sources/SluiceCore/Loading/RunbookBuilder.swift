@@ -432,7 +432,8 @@ struct RunbookBuilder {
         case "tcp":
             if let address = reader.template(probeNode, "`health.tcp`") {
                 probe = .tcp(address)
-                if !address.text.contains(":") {
+                // A value built from placeholders is checked when it is rendered.
+                if address.variables.isEmpty, !address.text.contains(":") {
                     sink.error("`health.tcp` must be HOST:PORT, for example 127.0.0.1:6379", at: address.location)
                 }
             }

@@ -193,6 +193,6 @@ public struct ProbeAddressError: Error, Equatable, CustomStringConvertible {
     public var location: SourceLocation
 
     public var description: String {
-        "\(location): `\(address)` is not HOST:PORT with a port from 1 to 65535"
+        "\(location): `health.tcp` renders as `\(address)`, which is not HOST:PORT with a port from 1 to 65535; fix the value it is built from"
     }
 }

@@ -245,6 +245,17 @@ struct RunbookLoaderTests {
         #expect(result.diagnostics.map(\.description) == ["files/site.conf:3:13: error: unknown template variable `target.nmae`; did you mean `target.name`?"])
     }
 
+    @Test func tcpAddressBuiltFromAPlaceholderIsCheckedWhenRendered() throws {
+        let fixture = try RunbookFixture()
+        let result = fixture.load("""
+            sluice: 1
+            id: tcp
+            targets: [{ name: redis1, vars: { address: "127.0.0.1:6379" } }]
+            steps: [{ name: up, health: { tcp: "{{ target.vars.address }}" } }]
+            """)
+        #expect(result.lines == [])
+    }
+
     @Test func whenLimitsWhichTargetsMustDefineAVariable() throws {
         let fixture = try RunbookFixture()
         let result = fixture.load("""
