@@ -54,7 +54,7 @@ public struct PlanChecker: Sendable {
         for (index, guardCheck) in plan.guards.enumerated() {
             guard let executable = guardCheck.check.executable else { continue }
             let environment = Self.environment(plan.runID, target: nil, stage: firstStage, step: guardCheck.name)
-            jobs.append { (.guardCheck(index), await self.run(executable, in: directory, environment: environment, timeout: .seconds(60))) }
+            jobs.append { (.guardCheck(index), await self.run(executable, in: directory, environment: environment, timeout: Guard.timeout)) }
         }
         for (stageIndex, stage) in plan.stages.enumerated() {
             for (targetIndex, target) in stage.targets.enumerated() {

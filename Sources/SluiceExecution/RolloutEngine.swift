@@ -230,7 +230,9 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         for guardCheck in run.plan.guards {
             guard let command = guardCheck.check.executable else { continue }
             let environment = ["SLUICE_RUN_ID": run.plan.runID, "SLUICE_MODE": "check", "SLUICE_STAGE": run.plan.stages[stage].name, "SLUICE_STEP": guardCheck.name]
-            let result = await commands.run(CommandRequest(command: command, workingDirectory: run.plan.runbook.directory, environment: environment, redactor: redactor))
+            let result = await commands.run(CommandRequest(
+                command: command, workingDirectory: run.plan.runbook.directory, environment: environment,
+                timeout: Guard.timeout, redactor: redactor))
             if !result.succeeded {
                 passed = false
                 await note(RunEvent(

@@ -58,6 +58,10 @@ public struct Hold: Sendable, Equatable {
 
 /// A condition checked before every stage and every `every` during stages and bake.
 public struct Guard: Sendable, Equatable {
+    /// How long one guard check may take: a guard is a quick look at a resource, and one that
+    /// hangs must not hold up a stage.
+    public static let timeout: Duration = .seconds(60)
+
     public var name: String
     public var run: Command
     public var every: Duration?
