@@ -13,7 +13,8 @@ struct PlanCommand: AsyncParsableCommand {
         discussion: """
             Runs preflight, `check` commands, guards, each file step's `validate` (on the new content \
             in a temporary file) and one probe of each health step. Never runs `run`, `rollback`, \
-            `cache_refresh`, holds or notifications. Records the plan in the audit store.
+            `cache_refresh`, holds or notifications. Records the dry run in the audit store (and the \
+            plan itself, when it is saved with --out).
             Exit status: 0 ready, 1 a check failed, 2 invalid runbook.
             """
     )
