@@ -23,7 +23,8 @@ public struct CommandRequest: Sendable {
     public var outputLimit: Int
     /// Hides secret values in the output before anyone sees it.
     public var redactor: Redactor
-    /// Called with each chunk of output as it arrives, already redacted, for live display.
+    /// Called with each line of output as it arrives (a very long line in pieces), already
+    /// redacted, for live display.
     public var onOutput: (@Sendable (String) -> Void)?
 
     public init(

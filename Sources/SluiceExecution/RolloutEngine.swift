@@ -30,12 +30,20 @@ public struct RunEvent: Sendable, Equatable {
     }
 }
 
-/// Where a run's events and file backups go. The seam between the engine and the audit store.
+/// Where a run's events, file backups and command output go. The seam between the engine and
+/// the audit store and display.
 public protocol RunRecorder: Sendable {
     /// Records `event`; returns only once it is durable.
     func record(_ event: RunEvent) async throws
     /// Keeps a file's state from before a step changed it; returns only once it is durable.
     func saveBackup(_ snapshot: FileSnapshot, target: String, step: String) async throws
+    /// Shows one line a step's command printed (redacted) as it arrives; it is not recorded
+    /// (the step's event keeps the end of the output).
+    func show(output line: String, target: String, step: String)
+}
+
+extension RunRecorder {
+    public func show(output line: String, target: String, step: String) {}
 }
 
 /// Carries out a plan: asks the ``RolloutMachine`` what to do, does it with the step executor,
@@ -61,7 +69,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
 
     /// Runs `plan` to its end and returns how it ended.
     public func run(_ plan: Plan, mode: String = "apply") async -> RolloutMachine.RunResult {
-        let run = Run(plan: plan, mode: mode, redactor: redactor)
+        let run = Run(plan: plan, mode: mode, redactor: redactor, recorder: recorder)
         var machine = RolloutMachine(shape: run.shape)
         var pending = machine.start()
         var result = RolloutMachine.RunResult(outcome: .refused)
@@ -126,11 +134,14 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
 
         /// Hides the run's secret values in everything its commands print.
         let redactor: Redactor
+        /// Where the commands' output is shown as it arrives.
+        let recorder: any RunRecorder
 
-        init(plan: Plan, mode: String, redactor: Redactor) {
+        init(plan: Plan, mode: String, redactor: Redactor, recorder: any RunRecorder) {
             self.plan = plan
             self.mode = mode
             self.redactor = redactor
+            self.recorder = recorder
             var targets: [(PlannedTarget, Int)] = []
             var stages: [RolloutMachine.Shape.Stage] = []
             for (index, stage) in plan.stages.enumerated() {
@@ -157,7 +168,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 "SLUICE_STAGE": plan.stages[entry.stage].name, "SLUICE_STEP": step,
             ]
             environment.merge(extra ?? [:]) { _, stepValue in stepValue }
-            return .init(directory: plan.runbook.directory, environment: environment, redactor: redactor)
+            let (recorder, target) = (recorder, entry.target.name)
+            return .init(
+                directory: plan.runbook.directory, environment: environment, redactor: redactor,
+                onOutput: { line in recorder.show(output: line, target: target, step: step) })
         }
     }
 

@@ -42,11 +42,21 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         public var directory: String
         public var environment: [String: String]
         public var redactor: Redactor
+        /// Called with each line the step's commands print, already redacted, for the display.
+        public var onOutput: (@Sendable (String) -> Void)?
 
-        public init(directory: String, environment: [String: String], redactor: Redactor) {
+        public init(directory: String, environment: [String: String], redactor: Redactor, onOutput: (@Sendable (String) -> Void)? = nil) {
             self.directory = directory
             self.environment = environment
             self.redactor = redactor
+            self.onOutput = onOutput
+        }
+
+        /// A request to run `command` here.
+        func request(_ command: RenderedCommand, timeout: Duration) -> CommandRequest {
+            CommandRequest(
+                command: command, workingDirectory: directory, environment: environment, timeout: timeout,
+                redactor: redactor, onOutput: onOutput)
         }
     }
 
@@ -128,9 +138,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
             // is written there, checked, and renamed into place.
             let validate: ((String) async -> CommandResult)? = file.validate?.executable.map { command in
                 { _ in
-                    await commands.run(CommandRequest(
-                        command: command, workingDirectory: context.directory, environment: context.environment,
-                        timeout: timeout, redactor: context.redactor))
+                    await commands.run(context.request(command, timeout: timeout))
                 }
             }
             let written = try await FileChanger.write(
@@ -142,9 +150,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
             guard let reload = file.reload?.executable else {
                 return StepOutcome(succeeded: true, detail: "wrote \(file.path)", snapshot: snapshot)
             }
-            let result = await commands.run(CommandRequest(
-                command: reload, workingDirectory: context.directory, environment: context.environment, timeout: timeout,
-                redactor: context.redactor))
+            let result = await commands.run(context.request(reload, timeout: timeout))
             ran.append(result)
             return StepOutcome(
                 succeeded: result.succeeded,
@@ -160,9 +166,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
     ) async -> StepOutcome {
         var results: [CommandResult] = []
         for attempt in 1...max(attempts, 1) {
-            let result = await commands.run(CommandRequest(
-                command: command, workingDirectory: context.directory, environment: context.environment, timeout: timeout,
-                redactor: context.redactor))
+            let result = await commands.run(context.request(command, timeout: timeout))
             results.append(result)
             if result.succeeded {
                 return StepOutcome(succeeded: true, detail: attempt == 1 ? "\(result.termination)" : "\(result.termination) on attempt \(attempt)", commands: results)

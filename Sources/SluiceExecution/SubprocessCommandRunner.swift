@@ -155,6 +155,10 @@ final class PipeReader: Sendable {
     private let tail: OutputTail
     private let redactor: Redactor
     private let onOutput: (@Sendable (String) -> Void)?
+    /// Output since the last newline, for `onOutput`: it gets whole lines, so that a secret split
+    /// across two reads is still redacted. Touched only by the reading thread.
+    nonisolated(unsafe) private var partialLine: [UInt8] = []
+    private static let longestLine = 4096
     private let stopRequested = Atomic<Bool>(false)
     private let done = Mutex<(finished: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
@@ -182,14 +186,31 @@ final class PipeReader: Sendable {
             if count < 0, errno == EINTR { continue }
             if count <= 0 { break }
             tail.append(buffer[0..<count])
-            if let onOutput { onOutput(redactor.redact(String(decoding: buffer[0..<count], as: UTF8.self))) }
+            if onOutput != nil { stream(buffer[0..<count]) }
         }
+        if !partialLine.isEmpty { emit(partialLine) }
         close(fd)
         let waiter = done.withLock { state in
             state.finished = true
             return state.waiter
         }
         waiter?.resume()
+    }
+
+    private func stream(_ chunk: ArraySlice<UInt8>) {
+        partialLine.append(contentsOf: chunk)
+        while let newline = partialLine.firstIndex(of: UInt8(ascii: "\n")) {
+            emit(partialLine[...newline])
+            partialLine.removeSubrange(...newline)
+        }
+        if partialLine.count >= Self.longestLine {
+            emit(partialLine[...])
+            partialLine.removeAll()
+        }
+    }
+
+    private func emit(_ bytes: some Collection<UInt8>) {
+        onOutput?(redactor.redact(String(decoding: bytes, as: UTF8.self)))
     }
 
     /// Waits up to `grace` for the pipe to end, then stops reading; returns the redacted tail.

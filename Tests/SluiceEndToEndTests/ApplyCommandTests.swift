@@ -70,6 +70,25 @@ struct ApplyCommandTests {
         #expect(export.stdout.contains("\"status\":\"rolled_back\""))
     }
 
+    @Test func commandOutputIsShownAsItArrivesWithSecretsMasked() throws {
+        let folder = try Self.world(extra: """
+            vars:
+              token: { env: TEST_TOKEN, secret: true }
+            """)
+        try folder.write("runbook.yaml", Self.read(folder, "runbook.yaml")!.replacingOccurrences(
+            of: "run: \"echo deploy {{ target.name }} >> log\"",
+            with: "run: \"echo deploying {{ target.name }} with {{ vars.token }}; echo deploy {{ target.name }} >> log\""))
+        let result = try SluiceBinary.run(["apply", "runbook.yaml", "--yes"], in: folder.url, environment: [
+            "SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path, "TEST_TOKEN": "tok-8c1f",
+        ])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        let printed = try #require(lines.firstIndex { $0.hasSuffix("web1 / deploy | deploying web1 with ***") }, "\(result.stdout)")
+        let finished = try #require(lines.firstIndex { $0.contains("step.finished  web1 / deploy") })
+        #expect(printed < finished)
+        #expect(!result.stdout.contains("tok-8c1f"))
+    }
+
     @Test func withoutATerminalOrYesNothingHappens() throws {
         let folder = try Self.world()
         let result = try Self.apply(folder, [])

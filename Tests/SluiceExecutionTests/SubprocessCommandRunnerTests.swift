@@ -114,6 +114,15 @@ struct SubprocessCommandRunnerTests {
         #expect(chunks.joined == "***\n")
     }
 
+    @Test func streamedOutputComesInWholeLinesSoASplitSecretIsStillRedacted() async {
+        let lines = ChunkCollector()
+        let result = await runner.run(CommandRequest(
+            command: .shell("printf 'first line\\nsec'; sleep 0.2; printf 'ret-value\\nno newline at the end'"),
+            workingDirectory: "/", redactor: Redactor(secrets: ["secret-value"]), onOutput: { lines.append($0) }))
+        #expect(result.succeeded)
+        #expect(lines.all == ["first line\n", "***\n", "no newline at the end"])
+    }
+
     /// Whether `pid` stops existing within a few seconds (it may need a moment to be reaped).
     static func disappears(_ pid: pid_t) async -> Bool {
         for _ in 0..<100 {
@@ -128,6 +137,7 @@ final class ChunkCollector: Sendable {
     private let chunks = Mutex<[String]>([])
     func append(_ chunk: String) { chunks.withLock { $0.append(chunk) } }
     var joined: String { chunks.withLock { $0.joined() } }
+    var all: [String] { chunks.withLock { $0 } }
 }
 
 import Synchronization

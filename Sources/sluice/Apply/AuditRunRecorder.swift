@@ -4,10 +4,15 @@ import SluiceCore
 import SluiceExecution
 
 /// Records a run's events and file backups in the audit store, and shows each event as it is
-/// recorded.
+/// recorded, and the commands' output as it arrives.
 struct AuditRunRecorder: RunRecorder {
     let journal: RunJournal
     let show: @Sendable (RunEvent) -> Void
+    let showOutput: @Sendable (_ line: String, _ target: String, _ step: String) -> Void
+
+    func show(output line: String, target: String, step: String) {
+        showOutput(line, target, step)
+    }
 
     func record(_ event: RunEvent) async throws {
         var detail: [String: JSONValue] = [:]
@@ -54,6 +59,12 @@ struct ProgressLines: Sendable {
         case "rollback.started": return "\(time)  " + style.red("rolling back: \(event.detail["reason"] ?? "")")
         default: return "\(time)  \(event.kind)  \(who)  \(status)\(result)"
         }
+    }
+
+    /// One line a command printed: `HH:MM:SS    target / step | line`.
+    func line(forOutput output: String, target: String, step: String) -> String {
+        let text = output.hasSuffix("\n") ? String(output.dropLast()) : output
+        return style.dim("\(Self.clock.string(from: Date()))    \(target) / \(step) | ") + text
     }
 
     /// One event as a JSON line: `{"event": ..., "run": ..., "target": ..., ...}`, keys sorted.

@@ -59,6 +59,11 @@ final class LiveStatus: Sendable {
         return "\r\u{1B}[K" + (line.map { $0 + "\n" } ?? "") + status
     }
 
+    /// `line` (a command's output) written above the status line, which is redrawn.
+    func render(above line: String) -> String {
+        "\r\u{1B}[K" + line + "\n" + state.withLock { statusLine($0) }
+    }
+
     /// The status line redrawn, for the clock to advance between events.
     func redraw() -> String {
         "\r\u{1B}[K" + state.withLock { statusLine($0) }

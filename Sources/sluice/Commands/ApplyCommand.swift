@@ -114,6 +114,15 @@ struct ApplyCommand: AsyncParsableCommand {
             } else if let line = progress.line(for: event) {
                 print(line)
             }
+        } showOutput: { output, target, step in
+            // --json carries events only; a command's output is in its step's event.
+            guard !asJSON else { return }
+            let line = progress.line(forOutput: output, target: target, step: step)
+            if let live {
+                FileHandle.standardOutput.write(Data(live.render(above: line).utf8))
+            } else {
+                print(line)
+            }
         }
         let runner = SubprocessCommandRunner()
         let engine = RolloutEngine(
