@@ -48,6 +48,16 @@ extension AuditStore {
         return try await committer.append(PreparedEvent(draft, redactor: redactor))
     }
 
+    /// Appends `drafts` in one transaction, in order, with ``append(_:redactor:)``'s contract
+    /// for each: it returns only after they all committed, and nothing is written when any
+    /// draft is invalid.
+    @discardableResult
+    public func append(contentsOf drafts: [EventDraft], redactor: Redactor) async throws -> [RecordedEvent] {
+        guard !drafts.isEmpty else { return [] }
+        for draft in drafts { try draft.validate() }
+        return try await committer.append(drafts.map { PreparedEvent($0, redactor: redactor) })
+    }
+
     /// Appends events in one transaction (used by operations that record their own events,
     /// such as locking). Must run inside a write transaction.
     static func insertChained(_ events: [PreparedEvent], time: String, in db: Database) throws -> [RecordedEvent] {

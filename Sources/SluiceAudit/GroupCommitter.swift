@@ -1,6 +1,6 @@
 /// Batches concurrent appends into shared transactions (group commit) without weakening the
-/// durability contract: every caller resumes only after the transaction holding its event
-/// committed.
+/// durability contract: every caller resumes only after the transaction holding its events
+/// committed. A caller may hand over several events at once; they commit together, in order.
 ///
 /// There is no background task. The first caller to find the committer idle becomes the
 /// leader: it commits its own event together with everything queued meanwhile. Callers that
@@ -11,12 +11,12 @@ import Synchronization
 
 final class GroupCommitter: Sendable {
     private enum Wake: Sendable {
-        case done(Result<RecordedEvent, any Error>)
+        case done(Result<[RecordedEvent], any Error>)
         case lead
     }
 
     private struct Waiter {
-        let event: PreparedEvent
+        let events: [PreparedEvent]
         let continuation: CheckedContinuation<Wake, Never>
     }
 
@@ -54,12 +54,20 @@ final class GroupCommitter: Sendable {
     var queuedCount: Int { state.withLock { $0.queue.count - $0.queueStart } }
 
     func append(_ event: PreparedEvent) async throws -> RecordedEvent {
+        let recorded = try await append([event])
+        guard let first = recorded.first else { preconditionFailure("one event committed as none") }
+        return first
+    }
+
+    /// Commits `events` in one transaction, possibly with other callers' events, and returns
+    /// them as recorded, in order.
+    func append(_ events: [PreparedEvent]) async throws -> [RecordedEvent] {
         // Either lead now, or queue until a leader hands over a result or the lead. The check
         // and the enqueueing happen under one lock, so a wake-up can never be missed.
         let wake = await withCheckedContinuation { (continuation: CheckedContinuation<Wake, Never>) in
             let leadNow = state.withLock { state in
                 if state.busy {
-                    state.queue.append(Waiter(event: event, continuation: continuation))
+                    state.queue.append(Waiter(events: events, continuation: continuation))
                     return false
                 }
                 state.busy = true
@@ -74,26 +82,29 @@ final class GroupCommitter: Sendable {
             // transaction rather than wait for the next fsync. A lone writer never pays for this.
             await Task.yield()
         }
-        return try await lead(with: event)
+        return try await lead(with: events)
     }
 
-    private func lead(with own: PreparedEvent) async throws -> RecordedEvent {
+    private func lead(with own: [PreparedEvent]) async throws -> [RecordedEvent] {
         let followers = state.withLock { state in
             let followers = state.dequeue(upTo: maximumBatch - 1)
             state.lastBatchSize = followers.count + 1
             return followers
         }
+        let batch = own + followers.flatMap(\.events)
         let result: Result<[RecordedEvent], any Error>
         do {
-            let recorded = try await commit([own] + followers.map(\.event))
-            precondition(recorded.count == followers.count + 1,
-                         "a batch of \(followers.count + 1) events committed as \(recorded.count)")
+            let recorded = try await commit(batch)
+            precondition(recorded.count == batch.count, "a batch of \(batch.count) events committed as \(recorded.count)")
             result = .success(recorded)
         } catch {
             result = .failure(error)
         }
-        for (index, follower) in followers.enumerated() {
-            follower.continuation.resume(returning: .done(result.map { $0[index + 1] }))
+        var start = own.count
+        for follower in followers {
+            let range = start..<(start + follower.events.count)
+            follower.continuation.resume(returning: .done(result.map { Array($0[range]) }))
+            start = range.upperBound
         }
         let next = state.withLock { state in
             let next = state.dequeue(upTo: 1).first
@@ -101,6 +112,6 @@ final class GroupCommitter: Sendable {
             return next
         }
         next?.continuation.resume(returning: .lead)
-        return try result.get()[0]
+        return try Array(result.get().prefix(own.count))
     }
 }

@@ -30,8 +30,23 @@ public struct RunJournal: Sendable {
         exitCode: Int? = nil, durationMilliseconds: Int64? = nil, detail: [String: JSONValue] = [:]
     ) async throws -> RecordedEvent {
         try await store.append(
-            EventDraft(runID: runID, actor: actor, kind: kind, target: target, stage: stage, step: step, status: status,
-                       exitCode: exitCode, durationMilliseconds: durationMilliseconds, detail: detail),
+            draft(kind, target: target, stage: stage, step: step, status: status, exitCode: exitCode,
+                  durationMilliseconds: durationMilliseconds, detail: detail),
             redactor: redactor)
+    }
+
+    /// An event of the run, to record later with ``record(contentsOf:)``.
+    public func draft(
+        _ kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil,
+        exitCode: Int? = nil, durationMilliseconds: Int64? = nil, detail: [String: JSONValue] = [:]
+    ) -> EventDraft {
+        EventDraft(runID: runID, actor: actor, kind: kind, target: target, stage: stage, step: step, status: status,
+                   exitCode: exitCode, durationMilliseconds: durationMilliseconds, detail: detail)
+    }
+
+    /// Records events of the run in one transaction, in order.
+    @discardableResult
+    public func record(contentsOf drafts: [EventDraft]) async throws -> [RecordedEvent] {
+        try await store.append(contentsOf: drafts, redactor: redactor)
     }
 }

@@ -81,6 +81,24 @@ import Testing
         #expect(targets.count == 11)
     }
 
+    @Test func eventsHandedOverTogetherCommitTogetherInOrderAndEachCallerGetsItsOwn() async throws {
+        let log = BatchLog()
+        let committer = GroupCommitter(maximumBatch: 512) { events in await log.record(events) }
+        let results = try await withThrowingTaskGroup(of: [RecordedEvent].self) { group in
+            for caller in 0..<8 {
+                group.addTask { try await committer.append((0..<3).map { Self.event(caller * 10 + $0) }) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 8)
+        for recorded in results {
+            // A caller's three events are its own, in its order, with consecutive sequence numbers.
+            let base = try #require(recorded.first?.target?.split(separator: "-").last.flatMap { Int($0) })
+            #expect(recorded.map(\.target) == (base..<base + 3).map { "ap01-\($0)" })
+            #expect(recorded.map(\.seq) == Array(recorded[0].seq..<recorded[0].seq + 3))
+        }
+    }
+
     struct Failure: Error {}
 
     @Test func aFailedTransactionFailsEveryAppendInItAndTheNextBatchStillRuns() async throws {

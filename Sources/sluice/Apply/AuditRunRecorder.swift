@@ -2,13 +2,30 @@ import Foundation
 import SluiceAudit
 import SluiceCore
 import SluiceExecution
+import Synchronization
 
 /// Records a run's events and file backups in the audit store, and shows each event as it is
 /// recorded, and the commands' output as it arrives.
-struct AuditRunRecorder: RunRecorder {
+///
+/// `step.finished` is not made durable on its own: it joins the transaction of the next event
+/// (usually the next `step.started`, which must be durable before its command runs anyway), or
+/// of ``flush()``. That halves the fsyncs of a rollout. A crash in between loses only the news
+/// that a step finished, so the step is in doubt and `resume` runs it again, as it must for
+/// any step that was running when the runner died.
+final class AuditRunRecorder: RunRecorder {
     let journal: RunJournal
     let show: @Sendable (RunEvent) -> Void
     let showOutput: @Sendable (_ line: String, _ target: String, _ step: String) -> Void
+    private let unwritten = Mutex<[EventDraft]>([])
+
+    init(
+        journal: RunJournal, show: @escaping @Sendable (RunEvent) -> Void,
+        showOutput: @escaping @Sendable (_ line: String, _ target: String, _ step: String) -> Void
+    ) {
+        self.journal = journal
+        self.show = show
+        self.showOutput = showOutput
+    }
 
     func show(output line: String, target: String, step: String) {
         showOutput(line, target, step)
@@ -19,11 +36,28 @@ struct AuditRunRecorder: RunRecorder {
         for (key, value) in event.detail {
             detail[key] = .string(key == "output" ? EventDraft.outputTail(journal.redactor.redact(value)) : value)
         }
-        try await journal.record(
+        let draft = journal.draft(
             EventKind(rawValue: event.kind), target: event.target, stage: event.stage, step: event.step, status: event.status,
             exitCode: event.exitCode.map(Int.init), durationMilliseconds: event.duration.map { Int64($0.timeInterval * 1000) },
             detail: detail)
+        if event.kind == EventKind.stepFinished.rawValue {
+            unwritten.withLock { $0.append(draft) }
+        } else {
+            try await journal.record(contentsOf: unwritten.withLock { drafts in
+                defer { drafts.removeAll() }
+                return drafts
+            } + [draft])
+        }
         show(event)
+    }
+
+    /// Makes every event recorded so far durable.
+    func flush() async throws {
+        let drafts = unwritten.withLock { drafts in
+            defer { drafts.removeAll() }
+            return drafts
+        }
+        try await journal.record(contentsOf: drafts)
     }
 
     func saveBackup(_ snapshot: FileSnapshot, target: String, step: String) async throws {

@@ -160,6 +160,7 @@ struct ApplyCommand: AsyncParsableCommand {
             return result
         }
         if let live { FileHandle.standardOutput.write(Data(live.clear().utf8)) }
+        try await recorder.flush()
         try await finish(result, plan: planned, store: store, journal: journal, runID: runID)
     }
 
