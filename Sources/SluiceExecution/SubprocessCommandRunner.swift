@@ -38,7 +38,7 @@ public struct SubprocessCommandRunner: CommandRunner {
 
         let environment = Self.overrides(request.environment)
         let options = Self.platformOptions()
-        let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        let executable: Subprocess.Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
         let processGroup = ProcessGroupLeader()
 
         let termination: CommandResult.Termination

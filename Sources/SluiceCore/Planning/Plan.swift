@@ -5,7 +5,8 @@ import Foundation
 /// A plan is a value: built purely by ``Planner`` from a runbook, its resolved variables and the
 /// time, then annotated by the checks `sluice plan` runs. What it shows is what apply executes.
 /// Displayed commands and file contents have secret values replaced by `***`; the executable forms
-/// (which hold secrets) live only in memory and are never encoded, so a saved plan holds no secret.
+/// (which hold secrets) are ``Executable``: left out of every encoding but the run's journal,
+/// which seals the secret values first (``PlanJournal``), so no encoded plan holds a secret.
 public struct Plan: Sendable, Codable, Equatable {
     public static let currentFormat = 1
 
@@ -60,8 +61,8 @@ public struct ApprovalRequirement: Sendable, Codable, Equatable {
 /// A command as shown (secrets masked) and, in memory only, as executed.
 public struct PlannedCommand: Sendable, Codable, Equatable {
     public var display: String
-    /// The command to run, with secret values; never encoded.
-    public var executable: RenderedCommand?
+    /// The command to run, with secret values.
+    @Executable public var executable: RenderedCommand?
     /// What happened when the dry run ran it, if it did.
     public var outcome: CheckOutcome?
 
@@ -70,8 +71,6 @@ public struct PlannedCommand: Sendable, Codable, Equatable {
         self.executable = executable
         self.outcome = outcome
     }
-
-    enum CodingKeys: String, CodingKey { case display, outcome }
 }
 
 /// The result of one read-only check in the dry run.
@@ -108,9 +107,9 @@ public struct PlannedHold: Sendable, Codable, Equatable {
     public var name: String
     public var pause: String
     public var resume: String
-    /// The commands to run, with secret values; never encoded.
-    public var pauseCommand: RenderedCommand?
-    public var resumeCommand: RenderedCommand?
+    /// The commands to run, with secret values.
+    @Executable public var pauseCommand: RenderedCommand?
+    @Executable public var resumeCommand: RenderedCommand?
 
     public init(name: String, pause: String, resume: String, pauseCommand: RenderedCommand? = nil, resumeCommand: RenderedCommand? = nil) {
         self.name = name
@@ -119,8 +118,6 @@ public struct PlannedHold: Sendable, Codable, Equatable {
         self.pauseCommand = pauseCommand
         self.resumeCommand = resumeCommand
     }
-
-    enum CodingKeys: String, CodingKey { case name, pause, resume }
 }
 
 public struct PlannedGuard: Sendable, Codable, Equatable {
@@ -177,25 +174,19 @@ public struct PlannedStep: Sendable, Codable, Equatable {
     public var retryDelay: String
     /// How the dry run verified the step, and what it found.
     public var verification: CheckOutcome
-    /// The step's `env:` rendered, with secret values; never encoded.
-    public var environment: [String: String]?
-
-    enum CodingKeys: String, CodingKey {
-        case name, action, applies, command, check, rollback, health, file, wait, timeout, retries, retryDelay, verification
-    }
+    /// The step's `env:` rendered, with secret values.
+    @Executable public var environment: [String: String]?
 }
 
 public struct PlannedHealth: Sendable, Codable, Equatable {
     public var probe: RenderedProbe
-    /// The probe with secret values, for the dry run to use; never encoded.
-    public var executableProbe: RenderedProbe?
+    /// The probe with secret values.
+    @Executable public var executableProbe: RenderedProbe?
     public var status: Int?
     public var contains: String?
     public var attempts: Int
     public var interval: String
     public var timeout: String
-
-    enum CodingKeys: String, CodingKey { case probe, status, contains, attempts, interval, timeout }
 }
 
 public struct PlannedFile: Sendable, Codable, Equatable {
@@ -206,24 +197,22 @@ public struct PlannedFile: Sendable, Codable, Equatable {
     }
 
     public var path: String
-    /// The path with secret values, absolute; never encoded.
-    public var executablePath: String?
-    /// Where the dry run writes the new content for `validate`; never encoded.
-    public var validateFile: String?
+    /// The path with secret values, absolute.
+    @Executable public var executablePath: String?
+    /// Where the new content is written for `validate`, before it is renamed into place.
+    @Executable public var validateFile: String?
     /// The mode the file will have, as octal text; nil keeps an existing file's mode (0644 if new).
     public var mode: String?
     /// The new content as shown, secrets masked.
     public var content: String
-    /// The new content as written; never encoded.
-    public var executableContent: String?
+    /// The new content as written.
+    @Executable public var executableContent: String?
     public var validate: PlannedCommand?
     public var reload: PlannedCommand?
     /// Filled by the dry run: what writing the file would change, and the diff.
     public var change: Change?
     public var currentMode: String?
     public var diff: String?
-
-    enum CodingKeys: String, CodingKey { case path, mode, content, validate, reload, change, currentMode, diff }
 }
 
 /// The report's closing counts.

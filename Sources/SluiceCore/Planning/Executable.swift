@@ -1,0 +1,49 @@
+/// A part of a plan that holds what really runs, secret values included: a rendered command, a
+/// probe, a path, a file's new content, a step's environment.
+///
+/// It is left out of every encoding of a plan (a saved plan, `plan --json`, the store's
+/// `plan.recorded`) except inside ``ExecutableEncoding/included(_:)``, which only the run's
+/// journal uses, after sealing the secret values (``PlanJournal``). Decoding takes it when present.
+@propertyWrapper
+public struct Executable<Value: Sendable & Codable & Hashable>: Sendable, Codable, Hashable {
+    public var wrappedValue: Value?
+
+    public init(wrappedValue: Value?) {
+        self.wrappedValue = wrappedValue
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        wrappedValue = container.decodeNil() ? nil : try container.decode(Value.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(wrappedValue)
+    }
+}
+
+/// Whether encoding on this task writes ``Executable`` parts.
+public enum ExecutableEncoding {
+    @TaskLocal static var isIncluded = false
+
+    /// Runs `body` (which encodes a plan) with executable parts included.
+    public static func included<Result>(_ body: () throws -> Result) rethrows -> Result {
+        try $isIncluded.withValue(true, operation: body)
+    }
+}
+
+// Synthesized coding calls these for `@Executable` properties: the key is left out unless
+// included, and a missing key decodes as nil.
+extension KeyedEncodingContainer {
+    public mutating func encode<Value>(_ value: Executable<Value>, forKey key: Key) throws {
+        guard ExecutableEncoding.isIncluded, let wrapped = value.wrappedValue else { return }
+        try encode(wrapped, forKey: key)
+    }
+}
+
+extension KeyedDecodingContainer {
+    public func decode<Value>(_ type: Executable<Value>.Type, forKey key: Key) throws -> Executable<Value> {
+        Executable(wrappedValue: try decodeIfPresent(Value.self, forKey: key))
+    }
+}
