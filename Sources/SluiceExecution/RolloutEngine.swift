@@ -67,13 +67,45 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         self.redactor = redactor
     }
 
+    /// How a run begins: from the start, or from a journal.
+    public enum Start: Sendable {
+        case beginning
+        /// `sluice resume`: finished steps are skipped, an in-doubt step runs again.
+        case resuming(RunProgress, backups: Backups)
+        /// `sluice rollback`: every touched target not yet rolled back is undone.
+        case rollingBack(RunProgress, backups: Backups)
+    }
+
+    /// The earliest backup of each file a run changed, by target and step name: the file as it
+    /// was before the run, even when a resumed step changed it again.
+    public typealias Backups = [String: [String: FileSnapshot]]
+
     /// Runs `plan` to its end and returns how it ended.
-    public func run(_ plan: Plan, mode: String = "apply") async -> RolloutMachine.RunResult {
+    ///
+    /// - Parameter stop: set by the first Ctrl-C or SIGTERM; no new step starts, running ones
+    ///   finish, then the run acts as on failure.
+    public func run(_ plan: Plan, mode: String = "apply", from start: Start = .beginning, stop: StopSignal? = nil) async -> RolloutMachine.RunResult {
         let run = Run(plan: plan, mode: mode, redactor: redactor, recorder: recorder)
-        var machine = RolloutMachine(shape: run.shape)
-        var pending = machine.start()
+        var machine: RolloutMachine
+        var pending: [RolloutMachine.Action]
+        switch start {
+        case .beginning:
+            machine = RolloutMachine(shape: run.shape)
+            pending = machine.start()
+        case .resuming(let progress, let backups):
+            run.restore(progress, backups: backups)
+            machine = RolloutMachine(shape: run.shape, progress: progress.machineProgress(for: plan, shape: run.shape))
+            pending = machine.resume()
+        case .rollingBack(let progress, let backups):
+            run.restore(progress, backups: backups)
+            machine = RolloutMachine(shape: run.shape, progress: progress.machineProgress(for: plan, shape: run.shape))
+            pending = machine.rollBack()
+        }
         var result = RolloutMachine.RunResult(outcome: .refused)
         await withTaskGroup(of: RolloutMachine.Event?.self) { group in
+            if let stop {
+                group.addTask { await stop.wait(until: { run.finished.load(ordering: .acquiring) }) ? .stopRequested : nil }
+            }
             while true {
                 for action in pending {
                     switch action {
@@ -92,6 +124,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                     case .finish(let finished):
                         result = finished
                         run.activeStage.withLock { $0 = nil }  // guard watchers notice within a moment and stop
+                        run.finished.store(true, ordering: .releasing)
                     case .pauseHolds:
                         group.addTask { await hold(plan, pausing: true); return .holdsPaused }
                     case .resumeHolds:
@@ -129,6 +162,8 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         let journal: Mutex<[[(step: Int, snapshot: FileSnapshot?)]]>
         /// The stage running now, for guard watchers to know when to stop.
         let activeStage = Mutex<Int?>(nil)
+        /// Set when the machine finished, for the stop watcher to end.
+        let finished = Atomic<Bool>(false)
         /// How often guards are checked while a stage runs: the shortest `every` of any guard.
         let guardInterval: Duration?
 
@@ -161,6 +196,19 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             guardInterval = plan.guards.compactMap { $0.every.flatMap(RunbookDuration.parse) }.min()
         }
 
+        /// Fills the journal of started steps from a past run's progress, with each file's
+        /// earliest backup.
+        func restore(_ progress: RunProgress, backups: Backups) {
+            journal.withLock { journal in
+                for (index, entry) in targets.enumerated() {
+                    guard let recorded = progress.targets[entry.target.name] else { continue }
+                    journal[index] = entry.target.steps.indices.filter { recorded.started.contains(entry.target.steps[$0].name) }.map { step in
+                        (step, backups[entry.target.name]?[entry.target.steps[step].name])
+                    }
+                }
+            }
+        }
+
         func context(target: Int, step: String, mode: String, extra: [String: String]? = nil) -> StepExecutor<C>.Context {
             let entry = targets[target]
             var environment = [
@@ -187,12 +235,18 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         } catch {
             return .stepFinished(target: target, step: step, succeeded: false)
         }
-        run.journal.withLock { $0[target].append((step, nil)) }
+        // A step run again (in doubt when a run resumes) keeps its place and its first snapshot:
+        // the file as it was before the run.
+        run.journal.withLock { journal in
+            if !journal[target].contains(where: { $0.step == step }) { journal[target].append((step, nil)) }
+        }
         let context = run.context(target: target, step: plannedStep.name, mode: run.mode, extra: plannedStep.environment)
         let outcome = await executor.run(plannedStep, in: context) { snapshot in
             try await recorder.saveBackup(snapshot, target: planned.name, step: plannedStep.name)
             run.journal.withLock { journal in
-                if let last = journal[target].indices.last { journal[target][last].snapshot = snapshot }
+                if let entry = journal[target].firstIndex(where: { $0.step == step }), journal[target][entry].snapshot == nil {
+                    journal[target][entry].snapshot = snapshot
+                }
             }
         }
         await note(Self.finished("step.finished", outcome, target: planned.name, stage: stage, step: plannedStep.name))
@@ -339,6 +393,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         case .guardFailed(let stage): "a guard failed during stage \(plan.stages[stage].name)"
         case .bakeUnhealthy(let stage): "a target of stage \(plan.stages[stage].name) became unhealthy while baking"
         case .stopRequested: "the operator asked the run to stop"
+        case .rollbackRequested: "an operator asked for the run to be rolled back"
         }
     }
 }

@@ -95,6 +95,32 @@ public struct RolloutMachine: Sendable {
         case guardFailed(stage: Int)
         case bakeUnhealthy(stage: Int)
         case stopRequested
+        /// `sluice rollback RUN`: an operator undoes a past run.
+        case rollbackRequested
+    }
+
+    /// Where a run stood when its runner stopped, for `resume` and `rollback` (indices as in
+    /// the ``Shape``).
+    public struct Progress: Sendable, Equatable {
+        /// For each target, how many of its steps (positions in `Shape.steps`) finished; a
+        /// resumed target goes on from there, running an in-doubt step again.
+        public var finishedSteps: [Int]
+        /// Targets that started at least one step.
+        public var touched: Set<Int>
+        /// Targets that failed, in order; they were rolled back when they failed.
+        public var failed: [Int]
+        /// Targets whose rollback already ran.
+        public var rolledBack: Set<Int>
+        /// How many stages finished.
+        public var finishedStages: Int
+
+        public init(finishedSteps: [Int], touched: Set<Int> = [], failed: [Int] = [], rolledBack: Set<Int> = [], finishedStages: Int = 0) {
+            self.finishedSteps = finishedSteps
+            self.touched = touched
+            self.failed = failed
+            self.rolledBack = rolledBack
+            self.finishedStages = finishedStages
+        }
     }
 
     /// How the run ended, with the targets that failed.
@@ -147,6 +173,10 @@ public struct RolloutMachine: Sendable {
 
     public let shape: Shape
     private(set) var phase: Phase = .idle
+    /// Where each target's steps start: 0, or where a resumed run left off.
+    private var firstPosition: [Int]
+    /// What comes once holds are paused: the first stage to run, or (nil) the rollback.
+    private var afterHolds: Int? = 0
     private(set) var targets: [TargetState]
     /// Targets that started at least one step.
     private(set) var touched: Set<Int> = []
@@ -159,7 +189,28 @@ public struct RolloutMachine: Sendable {
     public init(shape: Shape) {
         self.shape = shape
         targets = Array(repeating: .pending, count: shape.steps.count)
+        firstPosition = Array(repeating: 0, count: shape.steps.count)
         stageFailures = Array(repeating: 0, count: shape.stages.count)
+    }
+
+    /// A machine for a run that already made `progress`, to resume it or roll it back.
+    public init(shape: Shape, progress: Progress) {
+        self.init(shape: shape)
+        touched = progress.touched
+        failed = progress.failed
+        afterHolds = progress.finishedStages
+        for (stage, members) in shape.stages.map(\.targets).enumerated() {
+            stageFailures[stage] = members.filter(progress.failed.contains).count
+        }
+        for target in targets.indices {
+            let finished = min(progress.finishedSteps[target], shape.steps[target].count)
+            firstPosition[target] = finished
+            if progress.rolledBack.contains(target) {
+                targets[target] = .rolledBack
+            } else if finished == shape.steps[target].count {
+                targets[target] = .succeeded
+            }
+        }
     }
 
     /// Whether the run has finished.
@@ -170,6 +221,39 @@ public struct RolloutMachine: Sendable {
         precondition(phase == .idle, "start() called twice (phase \(phase))")
         phase = .preflight
         return [.runPreflight]
+    }
+
+    /// The first actions of a resumed run: holds paused again, then the first unfinished stage.
+    /// Preflight does not run again: the targets are already part-way through the change.
+    public mutating func resume() -> [Action] {
+        precondition(phase == .idle, "resume() called on a started machine (phase \(phase))")
+        guard let stage = afterHolds else { preconditionFailure("resume() on a machine made to roll back") }
+        if shape.hasHolds {
+            phase = .pausingHolds
+            return [.pauseHolds]
+        }
+        return begin(stage: stage)
+    }
+
+    /// The first actions of `sluice rollback RUN`: holds paused, then every touched target not
+    /// yet rolled back is undone, last stage first, whatever the runbook's `rollback_scope`.
+    public mutating func rollBack() -> [Action] {
+        precondition(phase == .idle, "rollBack() called on a started machine (phase \(phase))")
+        afterHolds = nil
+        if shape.hasHolds {
+            phase = .pausingHolds
+            return [.pauseHolds]
+        }
+        return startRequestedRollback()
+    }
+
+    private mutating func startRequestedRollback() -> [Action] {
+        stopReason = .rollbackRequested
+        let scope = shape.stages.reversed().flatMap { $0.targets.reversed() }.filter {
+            touched.contains($0) && targets[$0] != .rolledBack
+        }
+        phase = .rollingBackScope(remaining: scope)
+        return [.startRollback(reason: .rollbackRequested)] + continueScopeRollback()
     }
 
     /// What to do after `event`.
@@ -188,7 +272,8 @@ public struct RolloutMachine: Sendable {
 
         case (.holdsPaused, .pausingHolds):
             holdsPaused = true
-            return begin(stage: 0)
+            guard let stage = afterHolds else { return startRequestedRollback() }
+            return begin(stage: stage)
 
         case (.guardsChecked(let passed), .guards(let stage)):
             guard passed else { return stop(.guardFailed(stage: stage)) }
@@ -254,13 +339,14 @@ public struct RolloutMachine: Sendable {
         while !isStopping(stage), active(in: stage) < shape.stages[stage].parallel,
             let next = members.first(where: { targets[$0] == .pending })
         {
-            if shape.steps[next].isEmpty {
+            if firstPosition[next] >= shape.steps[next].count {
                 targets[next] = .succeeded
                 continue
             }
-            targets[next] = .running(position: 0)
+            let position = firstPosition[next]
+            targets[next] = .running(position: position)
             touched.insert(next)
-            actions.append(.runStep(target: next, step: shape.steps[next][0]))
+            actions.append(.runStep(target: next, step: shape.steps[next][position]))
         }
         return actions + (stageIsQuiet(stage) ? stageSettled(stage) : [])
     }
@@ -318,11 +404,14 @@ public struct RolloutMachine: Sendable {
 
     private mutating func stop(_ reason: StopReason) -> [Action] {
         if stopReason == nil || stopReason == .stopRequested { stopReason = reason }
-        guard let stage = currentStage else { return [] }
         // Running targets finish their current step first; their reports bring us back here.
-        if active(in: stage) > 0 {
+        if let stage = currentStage, active(in: stage) > 0 {
             phase = .running(stage: stage)
             return []
+        }
+        switch phase {
+        case .done, .rollingBackScope: return []
+        default: break
         }
         switch shape.onFailure {
         case .halt:

@@ -12,9 +12,22 @@ struct ScriptedEngine {
     /// Report a stop request after this many actions have been carried out.
     var stopAfter: Int?
 
-    func run(_ shape: RolloutMachine.Shape) -> [RolloutMachine.Action] {
-        var machine = RolloutMachine(shape: shape)
-        var queue = machine.start()
+    enum Start { case beginning, resuming(RolloutMachine.Progress), rollingBack(RolloutMachine.Progress) }
+
+    func run(_ shape: RolloutMachine.Shape, from start: Start = .beginning) -> [RolloutMachine.Action] {
+        var machine: RolloutMachine
+        var queue: [RolloutMachine.Action]
+        switch start {
+        case .beginning:
+            machine = RolloutMachine(shape: shape)
+            queue = machine.start()
+        case .resuming(let progress):
+            machine = RolloutMachine(shape: shape, progress: progress)
+            queue = machine.resume()
+        case .rollingBack(let progress):
+            machine = RolloutMachine(shape: shape, progress: progress)
+            queue = machine.rollBack()
+        }
         var log: [RolloutMachine.Action] = []
         while !queue.isEmpty {
             let action = queue.removeFirst()
@@ -203,5 +216,83 @@ struct RolloutMachineTests {
                 }
             }
         }
+    }
+
+    // MARK: Resuming and rolling back a past run
+
+    @Test func aResumedRunSkipsFinishedStepsRunsTheInDoubtOneAgainAndGoesOn() {
+        // The canary finished; target 1 finished step 0 and was running step 1 when the runner died.
+        let progress = RolloutMachine.Progress(finishedSteps: [2, 1, 0], touched: [0, 1], finishedStages: 1)
+        #expect(ScriptedEngine().run(Self.shape(), from: .resuming(progress)) == [
+            .pauseHolds,
+            .startStage(1), .runStep(target: 1, step: 1), .runStep(target: 2, step: 0), .runStep(target: 2, step: 1),
+            .finishStage(1, failures: 0),
+            .resumeHolds, .finish(Result(outcome: .succeeded)),
+        ])
+    }
+
+    @Test func aResumedRunThatFailsRollsBackWhatTheFirstRunnerDidToo() {
+        let progress = RolloutMachine.Progress(finishedSteps: [2, 1, 0], touched: [0, 1], finishedStages: 1)
+        var engine = ScriptedEngine()
+        engine.failingSteps = [[2, 0]]
+        #expect(engine.run(Self.shape(), from: .resuming(progress)) == [
+            .pauseHolds,
+            .startStage(1), .runStep(target: 1, step: 1), .runStep(target: 2, step: 0),
+            .rollBackTarget(2),
+            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(1), .rollBackTarget(0),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [2], stopReason: .thresholdExceeded(stage: 1))),
+        ])
+    }
+
+    @Test func aResumedRunKeepsItsEarlierFailuresAgainstTheThreshold() {
+        // Target 1 failed (and was rolled back) before the runner died; the stage tolerates one.
+        let progress = RolloutMachine.Progress(finishedSteps: [2, 0, 1], touched: [0, 1, 2], failed: [1], rolledBack: [1], finishedStages: 1)
+        var engine = ScriptedEngine()
+        engine.failingSteps = [[2, 1]]
+        #expect(engine.run(Self.shape(tolerated: 1), from: .resuming(progress)) == [
+            .pauseHolds,
+            .startStage(1), .runStep(target: 2, step: 1), .rollBackTarget(2),
+            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(0),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [1, 2], stopReason: .thresholdExceeded(stage: 1))),
+        ])
+    }
+
+    @Test func rollingBackAPastRunUndoesEveryTouchedTargetNotYetUndoneLastStageFirst() {
+        // Target 1 failed and was rolled back during the run; targets 0 and 2 were changed.
+        let progress = RolloutMachine.Progress(finishedSteps: [2, 0, 2], touched: [0, 1, 2], failed: [1], rolledBack: [1], finishedStages: 2)
+        #expect(ScriptedEngine().run(Self.shape(scope: .target), from: .rollingBack(progress)) == [
+            .pauseHolds,
+            .startRollback(reason: .rollbackRequested), .rollBackTarget(2), .rollBackTarget(0),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [1], stopReason: .rollbackRequested)),
+        ])
+    }
+
+    @Test func rollingBackAPastRunThatTouchedNothingOnlyPausesAndResumesHolds() {
+        let progress = RolloutMachine.Progress(finishedSteps: [0, 0, 0])
+        var engine = ScriptedEngine()
+        engine.incompleteRollbacks = [0]
+        #expect(engine.run(Self.shape(holds: false), from: .rollingBack(progress)) == [
+            .startRollback(reason: .rollbackRequested),
+            .finish(Result(outcome: .rolledBack, stopReason: .rollbackRequested)),
+        ])
+    }
+
+    @Test func anIncompleteRollbackOfAPastRunSaysSo() {
+        let progress = RolloutMachine.Progress(finishedSteps: [2, 1, 0], touched: [0, 1], finishedStages: 1)
+        var engine = ScriptedEngine()
+        engine.incompleteRollbacks = [1]
+        #expect(engine.run(Self.shape(holds: false), from: .rollingBack(progress)) == [
+            .startRollback(reason: .rollbackRequested), .rollBackTarget(1), .rollBackTarget(0),
+            .finish(Result(outcome: .rollbackIncomplete, incompleteRollbacks: [1], stopReason: .rollbackRequested)),
+        ])
+    }
+
+    @Test func aStopWhileHoldsArePausingEndsTheRunInsteadOfWaitingForever() {
+        var engine = ScriptedEngine()
+        engine.stopAfter = 2  // while .pauseHolds is outstanding
+        #expect(engine.run(Self.shape()) == [
+            .runPreflight, .pauseHolds, .startRollback(reason: .stopRequested),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, stopReason: .stopRequested)),
+        ])
     }
 }

@@ -1,0 +1,85 @@
+/// How far a run got, read from its journal (its events), for `resume` and `rollback`.
+///
+/// Pure: built from the events' kinds and names, so that the rules (which steps count as
+/// finished, which are in doubt, which targets are already rolled back) are plain values.
+public struct RunProgress: Sendable, Equatable {
+    /// The part of an audit event that progress depends on.
+    public struct Event: Sendable, Equatable {
+        public var kind: String
+        public var target: String?
+        public var stage: String?
+        public var step: String?
+        public var status: String?
+
+        public init(kind: String, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil) {
+            self.kind = kind
+            self.target = target
+            self.stage = stage
+            self.step = step
+            self.status = status
+        }
+    }
+
+    public struct Target: Sendable, Equatable {
+        /// Steps recorded as started, in the order they first started.
+        public var started: [String] = []
+        /// Steps recorded as finished successfully. A started step not in here is in doubt.
+        public var finished: Set<String> = []
+        public var failed = false
+        /// Whether the target's rollback started (so the run already undid it, or tried to).
+        public var rolledBack = false
+
+        /// Started steps that never reported finishing: the runner died while they ran.
+        public var inDoubt: [String] { started.filter { !finished.contains($0) } }
+    }
+
+    public var targets: [String: Target] = [:]
+    public var finishedStages: Set<String> = []
+    /// Whether the run began rolling back its scope (a stopped rollout).
+    public var rollbackStarted = false
+
+    public init(events: [Event]) {
+        for event in events {
+            switch event.kind {
+            case "step.started":
+                guard let target = event.target, let step = event.step else { continue }
+                if !targets[target, default: Target()].started.contains(step) {
+                    targets[target, default: Target()].started.append(step)
+                }
+            case "step.finished":
+                guard let target = event.target, let step = event.step else { continue }
+                if event.status == "succeeded" {
+                    targets[target, default: Target()].finished.insert(step)
+                } else {
+                    targets[target, default: Target()].failed = true
+                }
+            case "rollback.step.started", "rollback.step.finished", "recovery.step.finished":
+                guard let target = event.target else { continue }
+                targets[target, default: Target()].rolledBack = true
+            case "rollback.started":
+                rollbackStarted = true
+            case "stage.finished":
+                if let stage = event.stage { finishedStages.insert(stage) }
+            default:
+                continue
+            }
+        }
+    }
+
+    /// The progress in the machine's terms for `plan`, whose targets and steps are matched by
+    /// name (a resumed run may have accepted a changed runbook).
+    public func machineProgress(for plan: Plan, shape: RolloutMachine.Shape) -> RolloutMachine.Progress {
+        let planned = plan.targets
+        var progress = RolloutMachine.Progress(finishedSteps: Array(repeating: 0, count: planned.count))
+        for (index, target) in planned.enumerated() {
+            guard let recorded = targets[target.name] else { continue }
+            let steps = shape.steps[index].map { target.steps[$0].name }
+            progress.finishedSteps[index] = steps.prefix { recorded.finished.contains($0) }.count
+            if !recorded.started.isEmpty { progress.touched.insert(index) }
+            if recorded.failed { progress.failed.append(index) }
+            if recorded.rolledBack { progress.rolledBack.insert(index) }
+        }
+        progress.finishedStages = plan.stages.prefix { finishedStages.contains($0.name) }.count
+        return progress
+    }
+}
