@@ -35,6 +35,25 @@ extension AuditStore {
         }
     }
 
+    /// Hands a run to the process resuming or rolling it back: records this host and `pid` as
+    /// its runner and clears its outcome until it finishes again.
+    ///
+    /// - Throws: ``AuditStoreError/unknownRun(_:)``.
+    @discardableResult
+    public func reopenRun(_ id: RunID, host: String, pid: Int32) async throws -> RunRecord {
+        try await write("reopening run \(id)") { db in
+            guard var run = try RunRecord.fetchOne(db, key: id.rawValue) else {
+                throw AuditStoreError.unknownRun(id.rawValue)
+            }
+            run.host = host
+            run.pid = pid
+            run.finishedAt = nil
+            run.outcome = nil
+            try run.update(db)
+            return run
+        }
+    }
+
     /// The run with this id, or `nil`.
     public func run(_ id: RunID) async throws -> RunRecord? {
         try await read("reading run \(id)") { db in try RunRecord.fetchOne(db, key: id.rawValue) }

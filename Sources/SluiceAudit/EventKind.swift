@@ -53,4 +53,8 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let windowOverridden = EventKind(rawValue: "window.overridden")
     /// A run's runner was found dead.
     public static let runInterrupted = EventKind(rawValue: "run.interrupted")
+    /// An operator resumed a run from its journal.
+    public static let runResumed = EventKind(rawValue: "run.resumed")
+    /// An operator asked for a past run to be rolled back.
+    public static let rollbackRequested = EventKind(rawValue: "rollback.requested")
 }

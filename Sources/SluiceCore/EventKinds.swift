@@ -23,6 +23,8 @@ public enum EventKinds {
         "lock.released": "The run released its target locks.",
         "lock.forced": "An operator freed a lock whose runner was gone.",
         "run.interrupted": "The run's runner died; resume or roll it back.",
+        "run.resumed": "An operator resumed the run from its journal (and accepted a changed runbook, if so, with a reason).",
+        "rollback.requested": "An operator asked for a past run to be rolled back, with a reason.",
         "run.finished": "The run finished, with its outcome.",
     ]
 

@@ -15,9 +15,24 @@ import SystemPackage
 public struct SubprocessCommandRunner: CommandRunner {
     /// How long output is still read after the command exited.
     let drainGrace: Duration
+    /// The process groups of the commands running now, for ``terminateRunning(grace:)``.
+    private let running = RunningGroups()
 
     public init(drainGrace: Duration = .milliseconds(300)) {
         self.drainGrace = drainGrace
+    }
+
+    /// Terminates every command running now, with everything it started: SIGTERM to each
+    /// process group, then SIGKILL to those still running after `grace`. Commands started
+    /// afterwards (a rollback's) are not affected.
+    public func terminateRunning(grace: Duration = .seconds(10)) {
+        let groups = running.current
+        for group in groups { kill(-group, SIGTERM) }
+        let running = running
+        Task.detached {
+            try? await Task.sleep(for: grace)
+            for group in groups where running.current.contains(group) { kill(-group, SIGKILL) }
+        }
     }
 
     public func run(_ request: CommandRequest) async -> CommandResult {
@@ -51,9 +66,11 @@ public struct SubprocessCommandRunner: CommandRunner {
                         workingDirectory: FilePath(request.workingDirectory), platformOptions: options,
                         input: .none, output: .fileDescriptor(FileDescriptor(rawValue: pipe.write), closeAfterSpawningProcess: true),
                         error: .combinedWithOutput
-                    ) { execution in
+                    ) { [running] execution in
                         processGroup.pid = execution.processIdentifier.value
+                        running.insert(execution.processIdentifier.value)
                     }
+                    running.remove(processGroup.pid)
                     switch result.terminationStatus {
                     case .exited(let code): return .exited(code)
                     case .signaled(let signal): return .signalled(signal)
@@ -136,6 +153,18 @@ public struct SubprocessCommandRunner: CommandRunner {
             if !FileManager.default.isExecutableFile(atPath: path) { return "\(program) is not executable; run chmod +x \(program)" }
         }
         return "\(program): \(error)"
+    }
+}
+
+/// The process groups of running commands.
+final class RunningGroups: Sendable {
+    private let groups = Mutex<Set<pid_t>>([])
+
+    var current: Set<pid_t> { groups.withLock { $0 } }
+    func insert(_ group: pid_t) { groups.withLock { _ = $0.insert(group) } }
+    func remove(_ group: pid_t?) {
+        guard let group else { return }
+        groups.withLock { _ = $0.remove(group) }
     }
 }
 

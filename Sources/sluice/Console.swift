@@ -19,6 +19,12 @@ enum Console {
         error("note: \(message)")
     }
 
+    /// Writes `text` and a newline to standard output at once, unbuffered: if the runner is
+    /// killed, every line it printed is in the pipe or log it went to.
+    static func line(_ text: String) {
+        write(text + "\n")
+    }
+
     /// Writes `text` to standard output as it is.
     static func write(_ text: String) {
         FileHandle.standardOutput.write(Data(text.utf8))

@@ -16,6 +16,8 @@ struct Sluice: AsyncParsableCommand {
             ValidateCommand.self,
             PlanCommand.self,
             ApplyCommand.self,
+            RollbackCommand.self,
+            ResumeCommand.self,
             RunsCommand.self,
             ShowCommand.self,
             AuditCommand.self,

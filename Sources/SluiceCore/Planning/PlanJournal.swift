@@ -45,10 +45,10 @@ public struct PlanJournal: Sendable, Codable, Equatable {
     /// The secrets the sealed plan uses, by name.
     public var sealedNames: Set<String> { SecretSeal.names(in: plan.text) }
 
-    /// The plan with its secrets read again from their sources.
+    /// The plan with its secrets read again from their sources, and the redactor that hides them.
     ///
     /// - Throws: ``PlanJournalError`` when a secret cannot be read now, or the plan is unreadable.
-    public func open(environment: [String: String]) throws -> Plan {
+    public func open(environment: [String: String]) throws -> (plan: Plan, redactor: Redactor) {
         var values: [String: String] = [:]
         for name in sealedNames.sorted() {
             switch secrets[name] {
@@ -66,7 +66,8 @@ public struct PlanJournal: Sendable, Codable, Equatable {
         }
         let text = SecretSeal(values: values).unseal(plan.text)
         do {
-            return try JSONDecoder.journal.decode(Plan.self, from: Data(text.utf8))
+            let plan = try JSONDecoder.journal.decode(Plan.self, from: Data(text.utf8))
+            return (plan, ResolvedVariables(values: values, secretNames: Set(values.keys)).redactor)
         } catch {
             throw PlanJournalError.unreadable("\(error)")
         }

@@ -54,11 +54,7 @@ struct ApplyCommand: AsyncParsableCommand {
         do {
             planned = try Planner().plan(
                 runbook: runbookValue, variables: variables, runID: runID.rawValue, now: Date(), content: content,
-                validateFile: { _, index, path in
-                    // Beside the file, so that the validated content is renamed into place.
-                    let folder = (path as NSString).deletingLastPathComponent
-                    return folder + "/." + (path as NSString).lastPathComponent + ".sluice-\(runID)-\(index)"
-                })
+                validateFile: Self.validateFile(runID: runID))
         } catch {
             Console.error("\(error)")
             throw ExitCode(2)
@@ -73,23 +69,14 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         let actor = actorOptions.resolvedActor
         try await refuseIfNotAllowed(planned, runbook: runbookValue, store: store, actor: actor)
-        try confirm(planned)
+        try Self.confirm(planned, yes: yes, verb: "Apply")
 
         try await store.createRun(RunbookInputs.runRecord(
             runID, of: runbookValue, mode: .apply, actor: actor, contentHash: content.hash, startedAt: planned.createdAt))
         let journal = RunJournal(store: store, runID: runID, actor: actor, redactor: variables.redactor)
-        let targets = planned.targets.map(\.name)
-        switch try await store.acquireLocks(on: targets, for: .current(runID: runID), ttl: .seconds(60), actor: actor, redactor: variables.redactor) {
-        case .acquired:
-            break
-        case .blocked(let conflicts):
-            let holders = Set(conflicts.map { "\($0.lock.runID) (\($0.state.rawValue), on \($0.lock.host), pid \($0.lock.pid))" }).sorted()
-            Console.fail("""
-                refused: \(conflicts.count) target\(conflicts.count == 1 ? " is" : "s are") held by \(holders.joined(separator: ", ")): \
-                \(conflicts.map(\.lock.target).sorted().joined(separator: ", ")).
-                A live run must finish first. For a run whose runner is gone: `sluice resume RUN`, `sluice rollback RUN`, \
-                or `sluice unlock TARGET --reason TEXT`.
-                """)
+        let session = RunSession(store: store, journal: journal, plan: planned, style: style, json: json)
+        if let refusal = try await session.lockTargets() {
+            Console.fail(refusal)
             try await journal.record(.runFinished, status: RunOutcome.refused.rawValue, detail: ["reason": "targets locked by another run"])
             _ = try await store.finishRun(runID, outcome: .refused)
             throw ExitCode(4)
@@ -97,83 +84,20 @@ struct ApplyCommand: AsyncParsableCommand {
         if overrideWindow, !planned.window.allowsStart {
             try await journal.record(.windowOverridden, detail: ["reason": .string(reason ?? "")])
         }
-        try await journal.record(.runStarted, detail: ["runbook": .string(runbookValue.file), "content_hash": .string(content.hash), "targets": .integer(Int64(targets.count))])
-        print("Run \(runID): applying \(runbookValue.id) to \(targets.count) target\(targets.count == 1 ? "" : "s") in \(planned.stages.count) stage\(planned.stages.count == 1 ? "" : "s")")
-
-        let progress = ProgressLines(style: style)
-        let asJSON = json
-        // On a terminal a live status line sits under the event lines; elsewhere, plain lines.
-        let live = !json && isatty(STDOUT_FILENO) == 1 ? LiveStatus(
-            steps: Dictionary(planned.targets.map { ($0.name, $0.steps.filter(\.applies).count) }, uniquingKeysWith: { first, _ in first }),
-            style: style) : nil
-        let recorder = AuditRunRecorder(journal: journal) { event in
-            if asJSON {
-                print(ProgressLines.json(for: event, runID: runID.rawValue))
-            } else if let live {
-                FileHandle.standardOutput.write(Data(live.render(event, line: progress.line(for: event)).utf8))
-            } else if let line = progress.line(for: event) {
-                print(line)
-            }
-        } showOutput: { output, target, step in
-            // --json carries events only; a command's output is in its step's event.
-            guard !asJSON else { return }
-            let line = progress.line(forOutput: output, target: target, step: step)
-            if let live {
-                FileHandle.standardOutput.write(Data(live.render(above: line).utf8))
-            } else {
-                print(line)
-            }
-        }
-        let runner = SubprocessCommandRunner()
-        let engine = RolloutEngine(
-            executor: StepExecutor(commands: runner, prober: NetworkHealthProber(commands: runner), clock: ContinuousClock()),
-            commands: runner, recorder: recorder, clock: ContinuousClock(), redactor: variables.redactor)
-
-        // The engine runs beside a heartbeat that keeps the run's locks fresh (and, on a terminal,
-        // a ticker for the status line); all are children of this task, and the others stop when
-        // the engine is done.
-        let result = await withTaskGroup(of: RolloutMachine.RunResult?.self) { group in
-            group.addTask { await engine.run(planned) }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(10))
-                    _ = try? await store.heartbeat(runID)
-                }
-                return nil
-            }
-            if let live {
-                // The live status line's clock advances every second, between events too.
-                group.addTask {
-                    while (try? await Task.sleep(for: .seconds(1))) != nil {
-                        FileHandle.standardOutput.write(Data(live.redraw().utf8))
-                    }
-                    return nil
-                }
-            }
-            var result = RolloutMachine.RunResult(outcome: .refused)
-            for await finished in group {
-                if let finished {
-                    result = finished
-                    group.cancelAll()
-                }
-            }
-            return result
-        }
-        if let live { FileHandle.standardOutput.write(Data(live.clear().utf8)) }
-        try await recorder.flush()
-        try await finish(result, plan: planned, store: store, journal: journal, runID: runID)
+        let journalHash = try await RunJournalStore.save(planned, runbook: runbookValue, variables: variables, in: store, runID: runID)
+        try await journal.record(.runStarted, detail: [
+            "runbook": .string(runbookValue.file), "content_hash": .string(content.hash),
+            "targets": .integer(Int64(planned.targets.count)), "journal_sha256": .string(journalHash),
+        ])
+        Console.line("Run \(runID): applying \(runbookValue.id) to \(planned.targets.count) target\(planned.targets.count == 1 ? "" : "s") in \(planned.stages.count) stage\(planned.stages.count == 1 ? "" : "s")")
+        try await session.finish(try await session.carryOut())
     }
 
     /// Refuses (exit 4) when the window is closed or a freeze is on, when a required approval is
     /// missing, or when `--plan` is stale.
     private func refuseIfNotAllowed(_ plan: Plan, runbook: Runbook, store: AuditStore, actor: String) async throws {
         if !plan.window.allowsStart, !overrideWindow {
-            let why = switch plan.window {
-            case .closed(let next): "the window is closed" + (next.map { "; it next opens \(PlanReport.time($0))" } ?? "")
-            case .frozen(let until, let reason): "a freeze is on until \(PlanReport.time(until))" + (reason.map { " (\($0))" } ?? "")
-            default: "the window does not allow a start"
-            }
-            Console.fail("refused: \(why). Start later, or pass --override-window --reason TEXT (audited).")
+            Console.fail("refused: \(Self.whyClosed(plan.window)). Start later, or pass --override-window --reason TEXT (audited).")
             throw ExitCode(4)
         }
         if runbook.approval.required {
@@ -210,75 +134,37 @@ struct ApplyCommand: AsyncParsableCommand {
     }
 
     /// Asks on a terminal; without one, `--yes` is required.
-    private func confirm(_ plan: Plan) throws {
+    static func confirm(_ plan: Plan, yes: Bool, verb: String) throws {
         guard !yes else { return }
         guard isatty(STDIN_FILENO) == 1 else {
             Console.fail("refused: standard input is not a terminal, so there is no one to confirm. Review `sluice plan` and pass --yes.")
             throw ExitCode(4)
         }
         let summary = plan.summary
-        print("Apply \(plan.runbook.id): \(summary.targets) targets, \(summary.steps) steps in \(plan.stages.count) stages (\(plan.stages.map(\.name).joined(separator: ", ")))? [y/N] ", terminator: "")
+        Console.write("\(verb) \(plan.runbook.id): \(summary.targets) targets, \(summary.steps) steps in \(plan.stages.count) stages (\(plan.stages.map(\.name).joined(separator: ", ")))? [y/N] ")
         guard let answer = readLine()?.lowercased(), answer == "y" || answer == "yes" else {
             Console.error("Not applied: nothing changed.")
             throw ExitCode(4)
         }
     }
-
-    private func finish(_ result: RolloutMachine.RunResult, plan: Plan, store: AuditStore, journal: RunJournal, runID: RunID) async throws {
-        let outcome: RunOutcome = switch result.outcome {
-        case .succeeded: .succeeded
-        case .completedWithFailures: .completedWithFailures
-        case .rolledBack: .rolledBack
-        case .rollbackIncomplete: .rollbackIncomplete
-        case .halted: .halted
-        case .refused: .refused
-        }
-        let names = plan.targets.map(\.name)
-        let failed = result.failedTargets.map { names[$0] }
-        let incomplete = result.incompleteRollbacks.map { names[$0] }
-        if outcome != .halted {
-            _ = try? await store.releaseLocks(of: runID, actor: journal.actor, redactor: journal.redactor)
-        }
-        try await journal.record(
-            .runFinished, status: outcome.rawValue,
-            detail: ["failed_targets": .array(failed.map(JSONValue.string)), "incomplete_rollbacks": .array(incomplete.map(JSONValue.string))])
-        _ = try await store.finishRun(runID, outcome: outcome)
-
-        print("Run \(runID) \(outcome.rawValue)" + (failed.isEmpty ? "" : "; failed: \(failed.joined(separator: ", "))"))
-        switch outcome {
-        case .succeeded:
-            break
-        case .refused:
-            print("Preflight failed on at least one target: nothing was changed. `sluice show \(runID)` shows which.")
-        case .rollbackIncomplete:
-            print("An operator must act: the rollback or recovery of \(incomplete.joined(separator: ", ")) did not complete.")
-            for line in (try? await Self.unfinishedUndo(in: store, runID: runID)) ?? [] { print("  " + line) }
-            print("Put each of these right by hand, then check the targets' health. `sluice show \(runID)` has the output.")
-        case .halted:
-            print("Halted: the run keeps its state and its targets. `sluice rollback \(runID)` to undo, or `sluice resume \(runID)` to go on.")
-        default:
-            print("`sluice show \(runID)` shows every step.")
-        }
-        print("Audit: `sluice show \(runID)`, `sluice audit verify`.")
-        switch outcome {
-        case .succeeded: return
-        case .rollbackIncomplete: throw ExitCode(3)
-        case .refused: throw ExitCode(4)
-        default: throw ExitCode(1)
-        }
-    }
 }
 
 extension ApplyCommand {
-    /// Each rollback or recovery step that failed, as `target / step: what happened`.
-    static func unfinishedUndo(in store: AuditStore, runID: RunID) async throws -> [String] {
-        try await store.events(of: runID).filter {
-            ($0.kind == "rollback.step.finished" || $0.kind == "recovery.step.finished") && $0.status == "failed"
-        }.map { event in
-            let what = event.kind == "recovery.step.finished" ? "recovery" : "rollback"
-            let result = event.detailMembers["result"] ?? "failed"
-            return "\(event.target ?? "?") / \(event.step ?? "?"): \(what) \(result)"
+    /// Where a file step's new content is written for `validate`: beside the file, so that the
+    /// validated content is renamed into place.
+    static func validateFile(runID: RunID) -> @Sendable (String, Int, String) -> String {
+        { _, index, path in
+            let folder = (path as NSString).deletingLastPathComponent
+            return folder + "/." + (path as NSString).lastPathComponent + ".sluice-\(runID)-\(index)"
+        }
+    }
+
+    /// Why `window` does not allow a start, for a refusal.
+    static func whyClosed(_ window: WindowVerdict) -> String {
+        switch window {
+        case .closed(let next): "the window is closed" + (next.map { "; it next opens \(PlanReport.time($0))" } ?? "")
+        case .frozen(let until, let reason): "a freeze is on until \(PlanReport.time(until))" + (reason.map { " (\($0))" } ?? "")
+        default: "the window does not allow a start"
         }
     }
 }
-

@@ -53,10 +53,11 @@ struct RunsCommand: AsyncParsableCommand {
         }
     }
 
-    /// The outcome, or for an unfinished run whether its runner is still there.
+    /// The outcome, or for an unfinished run whether its runner is still there: a run whose
+    /// runner died is `interrupted` (resume it, roll it back, or unlock its targets).
     static func status(of run: RunRecord) -> String {
         if let outcome = run.outcome { return outcome.rawValue }
-        if run.host == ProcessProbe.hostName, ProcessProbe.isGone(pid: run.pid) { return "unfinished (runner gone)" }
+        if run.host == ProcessProbe.hostName, ProcessProbe.isGone(pid: run.pid) { return RunOutcome.interrupted.rawValue }
         return "running"
     }
 }

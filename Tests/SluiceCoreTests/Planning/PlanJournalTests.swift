@@ -56,7 +56,7 @@ struct PlanJournalTests {
 
     @Test func openingReadsTheSecretsAgainAndGivesBackExactlyWhatRuns() throws {
         let (plan, journal, fixture) = try Self.planned()
-        let opened = try withExtendedLifetime(fixture) { try journal.open(environment: ["TOKEN": Self.token]) }
+        let opened = try withExtendedLifetime(fixture) { try journal.open(environment: ["TOKEN": Self.token]).plan }
         #expect(opened == plan)
         let step = try #require(opened.stages.first?.targets.first?.steps.first)
         #expect(step.command?.executable == plan.stages[0].targets[0].steps[0].command?.executable)
@@ -72,7 +72,7 @@ struct PlanJournalTests {
             try FileManager.default.removeItem(at: fixture.directory.appendingPathComponent(name))
         }
         let decoded = try JSONDecoder().decode(PlanJournal.self, from: JSONEncoder().encode(journal))
-        #expect(try decoded.open(environment: ["TOKEN": Self.token]) == plan)
+        #expect(try decoded.open(environment: ["TOKEN": Self.token]).plan == plan)
     }
 
     @Test func aSecretThatCannotBeReadNowIsNamedWithWhatToDo() throws {
@@ -81,7 +81,7 @@ struct PlanJournalTests {
             try journal.open(environment: [:])
         }
         try FileManager.default.removeItem(at: fixture.directory.appendingPathComponent("key.txt"))
-        #expect(throws: PlanJournalError.self) { try journal.open(environment: ["TOKEN": Self.token]) }
+        #expect(throws: PlanJournalError.self) { try journal.open(environment: ["TOKEN": Self.token]).plan }
     }
 
     @Test func aPlanEncodedOutsideTheJournalLeavesEveryExecutablePartOut() throws {

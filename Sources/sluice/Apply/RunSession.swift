@@ -1,0 +1,210 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import SluiceAudit
+import SluiceCore
+import SluiceExecution
+import Synchronization
+
+/// Carries out a run for `apply`, `resume` and `rollback`: the engine with its display, the
+/// locks' heartbeat and Ctrl-C/SIGTERM handling; then the run's end (locks released,
+/// `run.finished`, the summary and the exit status).
+struct RunSession {
+    let store: AuditStore
+    let journal: RunJournal
+    let plan: Plan
+    let style: TerminalStyle
+    let json: Bool
+
+    var runID: RunID { journal.runID }
+
+    /// Locks the plan's targets for the run (taking back its own stale locks). Returns the
+    /// refusal to print when another run holds any of them.
+    func lockTargets() async throws -> String? {
+        let targets = plan.targets.map(\.name)
+        switch try await store.acquireLocks(on: targets, for: .current(runID: runID), ttl: .seconds(60), actor: journal.actor, redactor: journal.redactor) {
+        case .acquired:
+            return nil
+        case .blocked(let conflicts):
+            let holders = Set(conflicts.map { "\($0.lock.runID) (\($0.state.rawValue), on \($0.lock.host), pid \($0.lock.pid))" }).sorted()
+            return """
+                refused: \(conflicts.count) target\(conflicts.count == 1 ? " is" : "s are") held by \(holders.joined(separator: ", ")): \
+                \(conflicts.map(\.lock.target).sorted().joined(separator: ", ")).
+                A live run must finish first. For a run whose runner is gone: `sluice resume RUN`, `sluice rollback RUN`, \
+                or `sluice unlock TARGET --reason TEXT`.
+                """
+        }
+    }
+
+    /// Runs the engine from `start` to the run's end, showing progress, and returns how it ended.
+    func carryOut(from start: RolloutEngine<ContinuousClock>.Start = .beginning, mode: String = "apply") async throws -> RolloutMachine.RunResult {
+        let progress = ProgressLines(style: style)
+        let (asJSON, runID) = (json, runID)
+        // On a terminal a live status line sits under the event lines; elsewhere, plain lines.
+        let live = !json && isatty(STDOUT_FILENO) == 1 ? LiveStatus(
+            steps: Dictionary(plan.targets.map { ($0.name, $0.steps.filter(\.applies).count) }, uniquingKeysWith: { first, _ in first }),
+            style: style) : nil
+        let recorder = AuditRunRecorder(journal: journal) { event in
+            if asJSON {
+                Console.line(ProgressLines.json(for: event, runID: runID.rawValue))
+            } else if let live {
+                FileHandle.standardOutput.write(Data(live.render(event, line: progress.line(for: event)).utf8))
+            } else if let line = progress.line(for: event) {
+                Console.line(line)
+            }
+        } showOutput: { output, target, step in
+            // --json carries events only; a command's output is in its step's event.
+            guard !asJSON else { return }
+            let line = progress.line(forOutput: output, target: target, step: step)
+            if let live {
+                FileHandle.standardOutput.write(Data(live.render(above: line).utf8))
+            } else {
+                Console.line(line)
+            }
+        }
+        let runner = SubprocessCommandRunner()
+        let engine = RolloutEngine(
+            executor: StepExecutor(commands: runner, prober: NetworkHealthProber(commands: runner), clock: ContinuousClock()),
+            commands: runner, recorder: recorder, clock: ContinuousClock(), redactor: journal.redactor)
+        let stop = StopSignal()
+        let signals = SignalHandling(onFailure: plan.onFailure, stop: stop, runner: runner)
+
+        // The engine runs beside a heartbeat that keeps the run's locks fresh (and, on a terminal,
+        // a ticker for the status line); all are children of this task, and the others stop when
+        // the engine is done.
+        let (plan, store) = (plan, store)
+        let result = await withTaskGroup(of: RolloutMachine.RunResult?.self) { group in
+            group.addTask { await engine.run(plan, mode: mode, from: start, stop: stop) }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(10))
+                    _ = try? await store.heartbeat(runID)
+                }
+                return nil
+            }
+            if let live {
+                // The live status line's clock advances every second, between events too.
+                group.addTask {
+                    while (try? await Task.sleep(for: .seconds(1))) != nil {
+                        FileHandle.standardOutput.write(Data(live.redraw().utf8))
+                    }
+                    return nil
+                }
+            }
+            var result = RolloutMachine.RunResult(outcome: .refused)
+            for await finished in group {
+                if let finished {
+                    result = finished
+                    group.cancelAll()
+                }
+            }
+            return result
+        }
+        signals.restoreDefaults()
+        if let live { FileHandle.standardOutput.write(Data(live.clear().utf8)) }
+        try await recorder.flush()
+        return result
+    }
+
+    /// Ends the run: releases its locks (a halted run keeps them), records `run.finished`, prints
+    /// the summary, and exits with the run's status.
+    func finish(_ result: RolloutMachine.RunResult) async throws {
+        let outcome: RunOutcome = switch result.outcome {
+        case .succeeded: .succeeded
+        case .completedWithFailures: .completedWithFailures
+        case .rolledBack: .rolledBack
+        case .rollbackIncomplete: .rollbackIncomplete
+        case .halted: .halted
+        case .refused: .refused
+        }
+        let names = plan.targets.map(\.name)
+        let failed = result.failedTargets.map { names[$0] }
+        let incomplete = result.incompleteRollbacks.map { names[$0] }
+        if outcome != .halted {
+            _ = try? await store.releaseLocks(of: runID, actor: journal.actor, redactor: journal.redactor)
+        }
+        try await journal.record(
+            .runFinished, status: outcome.rawValue,
+            detail: ["failed_targets": .array(failed.map(JSONValue.string)), "incomplete_rollbacks": .array(incomplete.map(JSONValue.string))])
+        _ = try await store.finishRun(runID, outcome: outcome)
+
+        Console.line("Run \(runID) \(outcome.rawValue)" + (failed.isEmpty ? "" : "; failed: \(failed.joined(separator: ", "))"))
+        switch outcome {
+        case .succeeded:
+            break
+        case .refused:
+            Console.line(result.stopReason == .stopRequested
+                ? "Stopped before anything changed."
+                : "Preflight failed on at least one target: nothing was changed. `sluice show \(runID)` shows which.")
+        case .rollbackIncomplete:
+            Console.line("An operator must act: the rollback or recovery of \(incomplete.joined(separator: ", ")) did not complete.")
+            for line in (try? await Self.unfinishedUndo(in: store, runID: runID)) ?? [] { Console.line("  " + line) }
+            Console.line("Put each of these right by hand, then check the targets' health. `sluice show \(runID)` has the output.")
+        case .halted:
+            Console.line("Halted: the run keeps its state and its targets. `sluice rollback \(runID)` to undo, or `sluice resume \(runID)` to go on.")
+        default:
+            Console.line("`sluice show \(runID)` shows every step.")
+        }
+        Console.line("Audit: `sluice show \(runID)`, `sluice audit verify`.")
+        switch outcome {
+        case .succeeded: return
+        case .rolledBack where result.stopReason == .rollbackRequested: return
+        case .rollbackIncomplete: throw ExitCode(3)
+        case .refused: throw ExitCode(4)
+        default: throw ExitCode(1)
+        }
+    }
+
+    /// Each rollback or recovery step that failed, as `target / step: what happened`.
+    static func unfinishedUndo(in store: AuditStore, runID: RunID) async throws -> [String] {
+        try await store.events(of: runID).filter {
+            ($0.kind == "rollback.step.finished" || $0.kind == "recovery.step.finished") && $0.status == "failed"
+        }.map { event in
+            let what = event.kind == "recovery.step.finished" ? "recovery" : "rollback"
+            let result = event.detailMembers["result"] ?? "failed"
+            return "\(event.target ?? "?") / \(event.step ?? "?"): \(what) \(result)"
+        }
+    }
+}
+
+/// Ctrl-C and SIGTERM while a run goes on. The first stops the rollout: no new step starts,
+/// running ones finish, then the run acts as on failure. The second also terminates the
+/// running commands (SIGTERM to their process groups, SIGKILL 10 s later), whose steps then
+/// fail and are rolled back. Later ones only repeat what is happening.
+final class SignalHandling {
+    private let sources: [any DispatchSourceSignal]
+    private let count = Atomic<Int>(0)
+
+    init(onFailure: String, stop: StopSignal, runner: SubprocessCommandRunner) {
+        let then = onFailure == "halt" ? "the run halts, keeping its state" : "the run rolls back"
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            sources.append(source)
+        }
+        self.sources = sources
+        for source in sources {
+            source.setEventHandler { [self] in
+                switch self.count.add(1, ordering: .relaxed).newValue {
+                case 1:
+                    stop.request()
+                    Console.note("stopping: no new step starts; running steps finish, then \(then). Press Ctrl-C again to terminate the running commands.")
+                case 2:
+                    Console.note("terminating the running commands (SIGTERM, then SIGKILL after 10 s); their targets are rolled back. Holds are still resumed.")
+                    runner.terminateRunning()
+                default:
+                    Console.note("already stopping: rollback, recovery and holds are finishing; wait for the summary.")
+                }
+            }
+            source.resume()
+        }
+    }
+
+    /// Stops handling: the signals kill the process again, as they do outside a run.
+    func restoreDefaults() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}
