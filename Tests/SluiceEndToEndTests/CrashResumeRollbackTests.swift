@@ -1,0 +1,279 @@
+import Foundation
+import Testing
+
+/// A multi-stage change whose runner is killed with SIGKILL at many moments, then resumed or
+/// rolled back from its journal alone; signals; rollback of a past run.
+@Suite("Crashes, resume, rollback and signals, run as a program")
+struct CrashResumeRollbackTests {
+    static let targets = ["web1", "web2", "web3", "web4", "web5"]
+
+    /// Five targets in three stages (one, then two at a time, then one at a time). Every command
+    /// is `step.sh`, run directly (argv), so that its parent is the runner: it logs what it does
+    /// and, at the invocation numbered in `crash-at`, kills the runner with SIGKILL, before or
+    /// after logging (odd numbers before, even after). `flock` is util-linux's, in every Debian.
+    static func world() throws -> TemporaryFolder {
+        let folder = try TemporaryFolder()
+        for target in targets { try folder.write("\(target)/app.conf", "version = 1\n") }
+        try folder.write("step.sh", """
+            #!/bin/sh
+            # Two targets run at once in the middle stage: number the invocations under a lock.
+            n=$(flock counter.lock sh -c 'n=$(( $(cat counter 2>/dev/null || echo 0) + 1 )); echo $n > counter; echo $n')
+            crash() { if [ -e crash-at ] && [ "$n" = "$(cat crash-at)" ]; then rm crash-at; kill -9 $PPID; sleep 2; fi; }
+            [ $((n % 2)) = 1 ] && crash
+            echo "$1 $2" >> log
+            crash
+            [ "$1" != check ] || test -s "$2/app.conf"
+
+            """, executable: true)
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: crash-test
+            targets: [\(targets.map { "{ name: \($0) }" }.joined(separator: ", "))]
+            rollout:
+              stages:
+                - { name: canary, count: 1 }
+                - { name: middle, count: 2, parallel: 2 }
+                - { name: rest }
+            holds:
+              - { name: batch, pause: [./step.sh, pause, all], resume: "echo 'resume all' >> log" }
+            steps:
+              - name: config
+                file: { path: "{{ target.name }}/app.conf", content: "version = 2\\n", reload: [./step.sh, reload, "{{ target.name }}"] }
+              - name: deploy
+                run: [./step.sh, deploy, "{{ target.name }}"]
+                rollback: "echo 'undeploy {{ target.name }}' >> log"
+              - name: migrate
+                run: [./step.sh, migrate, "{{ target.name }}"]
+                rollback: "echo 'unmigrate {{ target.name }}' >> log"
+              - name: healthy
+                health: { command: [./step.sh, check, "{{ target.name }}"], attempts: 2, interval: 10ms }
+
+            """)
+        return folder
+    }
+
+    static func sluice(_ arguments: [String], in folder: TemporaryFolder) throws -> SluiceBinary.Result {
+        try SluiceBinary.run(arguments, in: folder.url, environment: [
+            "SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path, "SLUICE_USER": "alice",
+        ])
+    }
+
+    static func read(_ folder: TemporaryFolder, _ name: String) -> String {
+        (try? String(contentsOf: folder.url.appendingPathComponent(name), encoding: .utf8)) ?? ""
+    }
+
+    static func lines(_ folder: TemporaryFolder) -> [String] {
+        read(folder, "log").split(separator: "\n").map(String.init)
+    }
+
+    static func onlyRunID(_ folder: TemporaryFolder) throws -> String {
+        let runs = try sluice(["runs", "--json"], in: folder)
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(runs.stdout.utf8)) as? [[String: Any]])
+        return try #require(list.first?["id"] as? String)
+    }
+
+    /// Targets that started a step, from the run's events.
+    static func touchedTargets(_ folder: TemporaryFolder, run: String) throws -> Set<String> {
+        let show = try sluice(["show", run, "--json"], in: folder)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        let events = try #require(document["events"] as? [[String: Any]])
+        return Set(events.filter { $0["kind"] as? String == "step.started" }.compactMap { $0["target"] as? String })
+    }
+
+    static func copy(_ from: URL, to: URL) throws {
+        try? FileManager.default.removeItem(at: to)
+        try FileManager.default.copyItem(at: from, to: to)
+    }
+
+    /// The crash moments: every command invocation of a clean run (21: the hold's pause, then
+    /// per target its reload, deploy, migrate and health check), killed before or after it logs.
+    static let moments = Array(1...21)
+
+    @Test(arguments: moments)
+    func killedAtAnyMomentResumeFinishesAndRollbackRestores(at moment: Int) throws {
+        let folder = try Self.world()
+        try folder.write("crash-at", "\(moment)\n")
+        let killed = try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder)
+        #expect(killed.crashed && killed.status == SIGKILL, "moment \(moment): \(killed.stdout)\(killed.stderr)")
+        let run = try Self.onlyRunID(folder)
+        let runs = try Self.sluice(["runs"], in: folder)
+        #expect(runs.stdout.contains("interrupted"), "\(runs.stdout)")
+
+        // Keep the crashed state: the rollback below starts from it again, in the same place
+        // (the journal holds absolute paths, as a real run's does).
+        let crashed = folder.url.appendingPathExtension("crashed")
+        try Self.copy(folder.url, to: crashed)
+        defer { try? FileManager.default.removeItem(at: crashed) }
+        let before = Self.lines(folder)
+
+        // Resume: every target fully applied, each finished step run once, an in-doubt one again.
+        let resumed = try Self.sluice(["resume", run, "--yes"], in: folder)
+        #expect(resumed.status == 0, "moment \(moment): \(resumed.stdout)\(resumed.stderr)")
+        for target in Self.targets {
+            #expect(Self.read(folder, "\(target)/app.conf") == "version = 2\n", "moment \(moment): \(target)")
+        }
+        let inDoubt = resumed.stdout.split(separator: "\n").first.map(String.init) ?? ""
+        let log = Self.lines(folder)
+        for target in Self.targets {
+            for action in ["deploy", "migrate"] {
+                let count = log.filter { $0 == "\(action) \(target)" }.count
+                let step = action == "deploy" ? "deploy" : "migrate"
+                let mayRepeat = inDoubt.contains("\(target) / \(step)")
+                #expect(count == 1 || (mayRepeat && count == 2), "moment \(moment): `\(action) \(target)` ran \(count) times; \(inDoubt)")
+            }
+        }
+        #expect(log.last == "resume all", "moment \(moment): holds are resumed last")
+        #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
+
+        // Rollback, from the same crashed state: touched targets restored, untouched ones left alone.
+        try Self.copy(crashed, to: folder.url)
+        let touched = try Self.touchedTargets(folder, run: run)
+        let rolledBack = try Self.sluice(["rollback", run, "--reason", "crash test"], in: folder)
+        #expect(rolledBack.status == 0, "moment \(moment): \(rolledBack.stdout)\(rolledBack.stderr)")
+        let undo = Array(Self.lines(folder).dropFirst(before.count))
+        for target in Self.targets {
+            #expect(Self.read(folder, "\(target)/app.conf") == "version = 1\n", "moment \(moment): \(target) restored")
+            if !touched.contains(target) {
+                #expect(!undo.contains { $0.hasSuffix(" \(target)") }, "moment \(moment): untouched \(target) was touched by the rollback: \(undo)")
+            }
+            if before.contains("deploy \(target)") {
+                #expect(undo.contains("undeploy \(target)"), "moment \(moment): \(target) deployed but not undeployed: \(undo)")
+            }
+        }
+        #expect(undo.first == "pause all" && undo.last == "resume all", "moment \(moment): holds around the rollback: \(undo)")
+        #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
+    }
+
+    @Test func anInterruptedRunsTargetsAreRefusedToANewApplyWithTheThreeWaysOut() throws {
+        let folder = try Self.world()
+        try folder.write("crash-at", "6\n")
+        _ = try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder)
+        let run = try Self.onlyRunID(folder)
+        let again = try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder)
+        #expect(again.status == 4)
+        for wayOut in ["sluice resume RUN", "sluice rollback RUN", "sluice unlock TARGET --reason TEXT", run] {
+            #expect(again.stderr.contains(wayOut), "\(again.stderr)")
+        }
+    }
+
+    @Test func aSucceededRunIsRolledBackAfterItsRunbookWasDeletedAndOnlyOnce() throws {
+        let folder = try Self.world()
+        #expect(try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder).status == 0)
+        let run = try Self.onlyRunID(folder)
+        try FileManager.default.removeItem(at: folder.url.appendingPathComponent("runbook.yaml"))
+        let before = Self.lines(folder).count
+
+        let rolledBack = try Self.sluice(["rollback", run, "--reason", "wrong on Tuesday"], in: folder)
+        #expect(rolledBack.status == 0, "\(rolledBack.stdout)\(rolledBack.stderr)")
+        for target in Self.targets { #expect(Self.read(folder, "\(target)/app.conf") == "version = 1\n") }
+        let undo = Array(Self.lines(folder).dropFirst(before))
+        // Last stage first, each target's steps in reverse; the file restore is followed by its reload.
+        let order = undo.filter { $0.hasPrefix("un") || $0.hasPrefix("reload") }
+        #expect(order.prefix(3) == ["unmigrate web5", "undeploy web5", "reload web5"], "\(undo)")
+        #expect(order.suffix(3) == ["unmigrate web1", "undeploy web1", "reload web1"], "\(undo)")
+        #expect(undo.first == "pause all" && undo.last == "resume all")
+
+        let again = try Self.sluice(["rollback", run], in: folder)
+        #expect(again.status == 4)
+        #expect(again.stderr.contains("already rolled back"), "\(again.stderr)")
+        let export = try Self.sluice(["audit", "export", "--run", run], in: folder)
+        #expect(export.stdout.contains("\"kind\":\"rollback.requested\"") && export.stdout.contains("wrong on Tuesday"))
+        #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
+    }
+
+    @Test func resumeRefusesAChangedRunbookNamingTheFileUnlessChangesAreAccepted() throws {
+        let folder = try Self.world()
+        try folder.write("crash-at", "8\n")
+        _ = try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder)
+        let run = try Self.onlyRunID(folder)
+        try folder.write("step.sh", Self.read(folder, "step.sh") + "# changed\n", executable: true)
+
+        let refused = try Self.sluice(["resume", run, "--yes"], in: folder)
+        #expect(refused.status == 4)
+        #expect(refused.stderr.contains("step.sh"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--accept-changes --reason TEXT"))
+
+        let accepted = try Self.sluice(["resume", run, "--yes", "--accept-changes", "--reason", "fixed the script"], in: folder)
+        #expect(accepted.status == 0, "\(accepted.stdout)\(accepted.stderr)")
+        for target in Self.targets { #expect(Self.read(folder, "\(target)/app.conf") == "version = 2\n") }
+        let finished = try Self.sluice(["resume", run, "--yes"], in: folder)
+        #expect(finished.status == 4)
+        #expect(finished.stderr.contains("finished (succeeded)"), "\(finished.stderr)")
+    }
+
+    // MARK: Signals
+
+    /// One target doing a slow step (it writes `started`, sleeps, then writes `done`), then a
+    /// second stage.
+    static func slowWorld() throws -> TemporaryFolder {
+        let folder = try TemporaryFolder()
+        for target in ["web1", "web2"] { try folder.write("\(target)/app.conf", "version = 1\n") }
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: signal-test
+            targets: [{ name: web1 }, { name: web2 }]
+            rollout:
+              stages:
+                - { name: canary, count: 1 }
+                - { name: rest }
+            holds:
+              - { name: batch, pause: "echo pause >> log", resume: "echo resume >> log" }
+            steps:
+              - name: config
+                file: { path: "{{ target.name }}/app.conf", content: "version = 2\\n" }
+              - name: slow
+                run: "echo started {{ target.name }} >> log; sleep 3; echo done {{ target.name }} >> log"
+                rollback: "echo undo {{ target.name }} >> log"
+
+            """)
+        return folder
+    }
+
+    /// Starts `sluice apply`, sends `signals` SIGINTs once the slow step started, and waits.
+    static func applyInterrupted(_ folder: TemporaryFolder, signals: Int) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = SluiceBinary.executable
+        process.arguments = ["apply", "runbook.yaml", "--yes"]
+        process.currentDirectoryURL = folder.url
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path, "SLUICE_USER": "alice",
+        ]) { $1 }
+        let output = folder.url.appendingPathComponent("apply.out"), errors = folder.url.appendingPathComponent("apply.err")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<400 where !read(folder, "log").contains("started web1") { usleep(10_000) }
+        for _ in 0..<signals {
+            kill(process.processIdentifier, SIGINT)
+            usleep(200_000)
+        }
+        process.waitUntilExit()
+        return (process.terminationStatus, read(folder, "apply.out"), read(folder, "apply.err"))
+    }
+
+    @Test func oneCtrlCLetsTheRunningStepFinishStartsNothingElseAndRollsBack() throws {
+        let folder = try Self.slowWorld()
+        let result = try Self.applyInterrupted(folder, signals: 1)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("stopping: no new step starts"))
+        #expect(Self.lines(folder) == ["pause", "started web1", "done web1", "undo web1", "resume"])
+        #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
+        #expect(Self.read(folder, "web2/app.conf") == "version = 1\n")
+        #expect(result.stdout.contains("rolled_back"))
+    }
+
+    @Test func twoCtrlCsTerminateTheRunningCommandThenRollBackAndResumeHolds() throws {
+        let folder = try Self.slowWorld()
+        let result = try Self.applyInterrupted(folder, signals: 2)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("terminating the running commands"))
+        // The slow command was killed before it could finish; its target is undone anyway.
+        #expect(Self.lines(folder) == ["pause", "started web1", "undo web1", "resume"])
+        #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
+        #expect(Self.read(folder, "web2/app.conf") == "version = 1\n")
+        #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
+    }
+}
