@@ -13,6 +13,7 @@ public enum EventKinds {
         "step.started": "A step started on a target.",
         "step.finished": "A step finished on a target.",
         "guard.failed": "A guard failed, which stops the rollout.",
+        "window.cutoff": "A stage was not started: less than the window's cutoff remained.",
         "bake.failed": "A health step failed while a stage baked, which stops the rollout.",
         "stage.finished": "A stage finished.",
         "rollback.started": "A rollback started.",

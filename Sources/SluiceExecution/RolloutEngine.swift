@@ -58,13 +58,19 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
     let recorder: any RunRecorder
     let clock: C
     let redactor: Redactor
+    /// The time of day, for the window's cutoff before each stage.
+    let now: @Sendable () -> Date
 
-    public init(executor: StepExecutor<C>, commands: any CommandRunner, recorder: any RunRecorder, clock: C, redactor: Redactor) {
+    public init(
+        executor: StepExecutor<C>, commands: any CommandRunner, recorder: any RunRecorder, clock: C, redactor: Redactor,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.executor = executor
         self.commands = commands
         self.recorder = recorder
         self.clock = clock
         self.redactor = redactor
+        self.now = now
     }
 
     /// How a run begins: from the start, or from a journal.
@@ -132,7 +138,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                     case .runPreflight:
                         group.addTask { .preflightFinished(succeeded: await preflight(run)) }
                     case .checkGuards(let stage):
-                        group.addTask { .guardsChecked(passed: await guards(run, stage: stage)) }
+                        group.addTask {
+                            if await cutoffReached(run, before: stage) { return .cutoffReached }
+                            return .guardsChecked(passed: await guards(run, stage: stage))
+                        }
                     case .runStep(let target, let step):
                         group.addTask { await runStep(run, target: target, step: step) }
                     case .rollBackTarget(let target):
@@ -191,7 +200,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 stages: stages, steps: targets.map { target in target.0.steps.indices.filter { target.0.steps[$0].applies } },
                 onFailure: Rollout.OnFailure(rawValue: plan.onFailure) ?? .rollback,
                 rollbackScope: Rollout.RollbackScope(rawValue: plan.rollbackScope) ?? .run,
-                hasHolds: !plan.holds.isEmpty, hasGuards: !plan.guards.isEmpty)
+                hasHolds: !plan.holds.isEmpty, hasGuards: !plan.guards.isEmpty || plan.window.lastStageStart != nil)
             journal = Mutex(Array(repeating: [], count: targets.count))
             guardInterval = plan.guards.compactMap { $0.every.flatMap(RunbookDuration.parse) }.min()
         }
@@ -291,6 +300,16 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             }
         }
         return passed
+    }
+
+    /// Whether less than the window's cutoff remains, so that `stage` may not start. A run that
+    /// started outside its window (overridden) has no cutoff to keep.
+    private func cutoffReached(_ run: Run, before stage: Int) async -> Bool {
+        guard let lastStart = run.plan.window.lastStageStart, now() >= lastStart else { return false }
+        await note(RunEvent(
+            "window.cutoff", stage: run.plan.stages[stage].name, status: "refused",
+            detail: ["last_stage_start": lastStart.ISO8601Format(), "reason": "less than the window's cutoff remains; the stage was not started"]))
+        return true
     }
 
     private func guards(_ run: Run, stage: Int) async -> Bool {
@@ -394,6 +413,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         case .bakeUnhealthy(let stage): "a target of stage \(plan.stages[stage].name) became unhealthy while baking"
         case .stopRequested: "the operator asked the run to stop"
         case .rollbackRequested: "an operator asked for the run to be rolled back"
+        case .cutoffReached(let stage): "stage \(plan.stages[stage].name) would start within the window's cutoff, so it was not started"
         }
     }
 }

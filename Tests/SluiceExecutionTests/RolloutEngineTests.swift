@@ -76,6 +76,34 @@ struct RolloutEngineTests {
             commands: runner, recorder: recorder, clock: ContinuousClock(), redactor: .none)
     }
 
+    @Test func noStageStartsWithinTheWindowsCutoffAndTheRunStopsAtTheStageBoundary() async throws {
+        // Given a window whose last stage start falls between the canary and the rest, on a
+        // clock that reads the time before it when the canary starts and after it for the rest
+        let world = try World()
+        let recorder = RecordingRecorder()
+        var plan = try world.plan()
+        let lastStart = Date(timeIntervalSince1970: 1_800_000_000)
+        plan.window = .open(closes: lastStart.addingTimeInterval(1800), lastStageStart: lastStart)
+        let readings = Mutex([lastStart.addingTimeInterval(-600), lastStart.addingTimeInterval(1)])
+        let runner = SubprocessCommandRunner()
+        let engine = RolloutEngine(
+            executor: StepExecutor(commands: runner, prober: NetworkHealthProber(commands: runner), clock: ContinuousClock()),
+            commands: runner, recorder: recorder, clock: ContinuousClock(), redactor: .none,
+            now: { readings.withLock { $0.count > 1 ? $0.removeFirst() : $0[0] } })
+
+        // When the run goes
+        let result = await engine.run(plan)
+
+        // Then the canary ran, the rest never started, and the canary was rolled back
+        #expect(result.outcome == .rolledBack)
+        #expect(result.stopReason == .cutoffReached(stage: 1))
+        #expect(recorder.events.filter { $0.kind == "stage.started" }.map(\.stage) == ["canary"])
+        #expect(recorder.events.first { $0.kind == "window.cutoff" }?.stage == "rest")
+        #expect(!world.log.contains { $0.hasSuffix("web2") || $0.hasSuffix("web3") })
+        #expect(world.read("web1/app.conf") == "version = 1\n")
+        #expect(world.log.last == "resume")
+    }
+
     @Test func successfulRunAppliesEveryTargetInStageOrder() async throws {
         let world = try World()
         let recorder = RecordingRecorder()

@@ -7,7 +7,8 @@
 /// Rules it encodes:
 /// - Preflight runs on every target before anything changes; a failure refuses the run.
 /// - Holds are paused after preflight and resumed at the end of every path that paused them.
-/// - Stages run in order. Before a stage its guards are checked. Targets of a stage run up to
+/// - Stages run in order. Before a stage its guards are checked, and the window's cutoff (the
+///   engine reports `cutoffReached` when less than the cutoff remains; the run then stops). Targets of a stage run up to
 ///   `parallel` at a time; each target's steps run in order.
 /// - A target whose step fails is rolled back at once, whatever the threshold.
 /// - When a stage's failures exceed its tolerance (or a guard fails, or a bake finds a target
@@ -87,6 +88,8 @@ public struct RolloutMachine: Sendable {
         case guardFailed
         /// The operator asked the run to stop (the first Ctrl-C or SIGTERM).
         case stopRequested
+        /// Before a stage: less than the window's cutoff remains, so the stage may not start.
+        case cutoffReached
     }
 
     /// Why the rollout stopped early.
@@ -97,6 +100,8 @@ public struct RolloutMachine: Sendable {
         case stopRequested
         /// `sluice rollback RUN`: an operator undoes a past run.
         case rollbackRequested
+        /// Less than the window's cutoff remained before the stage.
+        case cutoffReached(stage: Int)
     }
 
     /// Where a run stood when its runner stopped, for `resume` and `rollback` (indices as in
@@ -275,10 +280,13 @@ public struct RolloutMachine: Sendable {
             guard let stage = afterHolds else { return startRequestedRollback() }
             return begin(stage: stage)
 
+        case (.cutoffReached, .guards(let stage)):
+            return stop(.cutoffReached(stage: stage))
+
         case (.guardsChecked(let passed), .guards(let stage)):
             guard passed else { return stop(.guardFailed(stage: stage)) }
             phase = .running(stage: stage)
-            return launchTargets(in: stage)
+            return [.startStage(stage)] + launchTargets(in: stage)
 
         case (.stepFinished(let target, let step, let succeeded), .running(let stage)):
             return stepFinished(target: target, step: step, succeeded: succeeded, stage: stage)
@@ -321,8 +329,9 @@ public struct RolloutMachine: Sendable {
         if stopReason == .stopRequested { return stop(.stopRequested) }
         guard stage < shape.stages.count else { return complete() }
         if shape.hasGuards {
+            // A stage whose checks fail never starts.
             phase = .guards(stage: stage)
-            return [.startStage(stage), .checkGuards(stage: stage)]
+            return [.checkGuards(stage: stage)]
         }
         phase = .running(stage: stage)
         return [.startStage(stage)] + launchTargets(in: stage)

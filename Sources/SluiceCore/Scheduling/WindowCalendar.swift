@@ -11,6 +11,11 @@ public enum WindowVerdict: Sendable, Equatable, Codable {
     /// A freeze is on until `until`.
     case frozen(until: Date, reason: String?)
 
+    /// The last moment a stage may start, when the run is inside its window.
+    public var lastStageStart: Date? {
+        if case .open(_, let lastStageStart) = self { lastStageStart } else { nil }
+    }
+
     /// Whether a new stage may start now.
     public var allowsStart: Bool {
         switch self {

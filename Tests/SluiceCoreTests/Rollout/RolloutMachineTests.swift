@@ -150,8 +150,8 @@ struct RolloutMachineTests {
     @Test func guardFailingBeforeALaterStageRollsBackWhatWasDone() {
         #expect(ScriptedEngine(guardFailsBeforeStage: 1).run(Self.shape(guards: true)) == [
             .runPreflight, .pauseHolds,
-            .startStage(0), .checkGuards(stage: 0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
-            .startStage(1), .checkGuards(stage: 1),
+            .checkGuards(stage: 0), .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
+            .checkGuards(stage: 1),
             .startRollback(reason: .guardFailed(stage: 1)), .rollBackTarget(0),
             .resumeHolds, .finish(Result(outcome: .rolledBack, stopReason: .guardFailed(stage: 1))),
         ])
