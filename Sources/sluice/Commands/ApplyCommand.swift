@@ -36,6 +36,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var actorOptions: ActorOptions
+    @OptionGroup var calendarOptions: CalendarOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -46,7 +47,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let style = TerminalStyle(enabled: output.useColor)
-        let runbookValue = try RunbookInputs.load(runbook, style: style)
+        let runbookValue = try RunbookInputs.load(runbook, calendar: calendarOptions, style: style)
         let variables = try RunbookInputs.variables(of: runbookValue)
         let runID = RunID.generate()
         let content = ContentDigest(runbook: runbookValue)
@@ -95,7 +96,9 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ExitCode(4)
         }
         if overrideWindow, !planned.window.allowsStart {
-            try await journal.record(.windowOverridden, detail: ["reason": .string(reason ?? "")])
+            try await journal.record(.windowOverridden, detail: [
+                "reason": .string(reason ?? ""), "window": .string(WindowText.describe(planned.window, runbook: runbookValue, at: planned.createdAt)),
+            ])
         }
         try await journal.record(.runStarted, detail: ["runbook": .string(runbookValue.file), "content_hash": .string(content.hash), "targets": .integer(Int64(targets.count))])
         print("Run \(runID): applying \(runbookValue.id) to \(targets.count) target\(targets.count == 1 ? "" : "s") in \(planned.stages.count) stage\(planned.stages.count == 1 ? "" : "s")")
@@ -158,12 +161,8 @@ struct ApplyCommand: AsyncParsableCommand {
     /// missing, or when `--plan` is stale.
     private func refuseIfNotAllowed(_ plan: Plan, runbook: Runbook, store: AuditStore, actor: String) async throws {
         if !plan.window.allowsStart, !overrideWindow {
-            let why = switch plan.window {
-            case .closed(let next): "the window is closed" + (next.map { "; it next opens \(PlanReport.time($0))" } ?? "")
-            case .frozen(let until, let reason): "a freeze is on until \(PlanReport.time(until))" + (reason.map { " (\($0))" } ?? "")
-            default: "the window does not allow a start"
-            }
-            Console.fail("refused: \(why). Start later, or pass --override-window --reason TEXT (audited).")
+            let why = WindowText.describe(plan.window, runbook: runbook, at: plan.createdAt)
+            Console.fail("refused: \(why). Start later (`sluice windows \(runbook.file)` lists the next windows), or pass --override-window --reason TEXT (audited).")
             throw ExitCode(4)
         }
         if runbook.approval.required {

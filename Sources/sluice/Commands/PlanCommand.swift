@@ -33,6 +33,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var actorOptions: ActorOptions
+    @OptionGroup var calendarOptions: CalendarOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -41,7 +42,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let style = TerminalStyle(enabled: output.useColor)
-        let runbookValue = try RunbookInputs.load(runbook, style: style)
+        let runbookValue = try RunbookInputs.load(runbook, calendar: calendarOptions, style: style)
         let variables = try RunbookInputs.variables(of: runbookValue)
 
         let runID = RunID.generate()
@@ -97,14 +98,17 @@ struct PlanCommand: AsyncParsableCommand {
                 id: runID.rawValue, runbookID: runbook.id, contentHash: plan.content.hash, runID: runID,
                 createdAt: Timestamp.format(plan.createdAt), planJSON: String(decoding: saved, as: UTF8.self)))
         }
+        var detail: [String: JSONValue] = [
+            "content_hash": .string(plan.content.hash), "targets": .integer(Int64(summary.targets)),
+            "steps": .integer(Int64(summary.steps)), "checked": .integer(Int64(summary.checked)),
+            "not_checked": .integer(Int64(summary.notChecked)), "failures": .integer(Int64(summary.failures)),
+            "unhealthy": .integer(Int64(summary.unhealthy)),
+        ]
+        // Which shared freezes the window verdict took into account.
+        if let calendar = calendarOptions.resolvedCalendarPath { detail["calendar"] = .string(calendar) }
         _ = try await store.append(EventDraft(
-            runID: runID, actor: actor, kind: .planRecorded, status: summary.ready ? "ready" : "not_ready",
-            detail: [
-                "content_hash": .string(plan.content.hash), "targets": .integer(Int64(summary.targets)),
-                "steps": .integer(Int64(summary.steps)), "checked": .integer(Int64(summary.checked)),
-                "not_checked": .integer(Int64(summary.notChecked)), "failures": .integer(Int64(summary.failures)),
-                "unhealthy": .integer(Int64(summary.unhealthy)),
-            ]), redactor: redactor)
+            runID: runID, actor: actor, kind: .planRecorded, status: summary.ready ? "ready" : "not_ready", detail: detail),
+            redactor: redactor)
         _ = try await store.finishRun(runID, outcome: summary.ready ? .succeeded : .checksFailed)
         let approvals = try await store.approvals(runbookID: runbook.id, contentHash: plan.content.hash)
         return ApprovalStatus(required: runbook.approval.required, approvers: approvals.map(\.approver))
