@@ -16,6 +16,7 @@ struct Sluice: AsyncParsableCommand {
             ValidateCommand.self,
             PlanCommand.self,
             ApplyCommand.self,
+            WindowsCommand.self,
             RunsCommand.self,
             ShowCommand.self,
             AuditCommand.self,
