@@ -17,6 +17,7 @@ struct Sluice: AsyncParsableCommand {
             PlanCommand.self,
             ApplyCommand.self,
             WindowsCommand.self,
+            ApproveCommand.self,
             RunsCommand.self,
             ShowCommand.self,
             AuditCommand.self,

@@ -165,16 +165,10 @@ struct ApplyCommand: AsyncParsableCommand {
             Console.fail("refused: \(why). Start later (`sluice windows \(runbook.file)` lists the next windows), or pass --override-window --reason TEXT (audited).")
             throw ExitCode(4)
         }
-        if runbook.approval.required {
-            let approvals = try await store.approvals(runbookID: runbook.id, contentHash: plan.content.hash)
-            let usable = approvals.filter { !runbook.approval.distinctApprover || $0.approver != actor }
-            if usable.isEmpty {
-                let why = approvals.isEmpty
-                    ? "this exact content has no approval"
-                    : "the only approval is by \(actor), who is applying, and the runbook needs a distinct approver"
-                Console.fail("refused: approval is required and \(why). Ask someone to run `sluice approve \(runbook.file) --by NAME`.")
-                throw ExitCode(4)
-            }
+        let approval = try await RunbookInputs.approvalVerdict(of: runbook, content: plan.content, actor: actor, store: store)
+        if let refusal = approval.refusal(runbookID: runbook.id, runbookFile: runbook.file) {
+            Console.fail("refused: \(refusal)")
+            throw ExitCode(4)
         }
         if let planPath = self.plan {
             let saved: Plan

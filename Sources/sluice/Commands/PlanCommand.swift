@@ -111,7 +111,14 @@ struct PlanCommand: AsyncParsableCommand {
             redactor: redactor)
         _ = try await store.finishRun(runID, outcome: summary.ready ? .succeeded : .checksFailed)
         let approvals = try await store.approvals(runbookID: runbook.id, contentHash: plan.content.hash)
-        return ApprovalStatus(required: runbook.approval.required, approvers: approvals.map(\.approver))
+        var status = ApprovalStatus(required: runbook.approval.required, approvers: approvals.map(\.approver))
+        // Who applies is not known here, so only a change since the last approval is reported.
+        if approvals.isEmpty, let latest = try await store.latestApproval(runbookID: runbook.id) {
+            status.changedSince = ApprovalStatus.ChangedSince(
+                approver: latest.approver, approvedAt: latest.approvedAt,
+                changes: latest.digest.map { plan.content.changes(since: $0) } ?? [])
+        }
+        return status
     }
 
     /// Writes the plan to `path` and returns what was written.
@@ -130,9 +137,20 @@ struct PlanCommand: AsyncParsableCommand {
 
 /// Whether the runbook's exact content has been approved, for the report.
 struct ApprovalStatus: Encodable, Sendable {
+    /// The most recent approval of other content of the runbook, and what changed since.
+    struct ChangedSince: Encodable, Sendable {
+        var approver: String
+        var approvedAt: String
+        /// Each file that changed ("script scripts/apply.sh changed"); empty when that approval
+        /// did not record its files.
+        var changes: [String]
+    }
+
     var required: Bool
     /// Who approved this exact content.
     var approvers: [String]
+    /// Set when no one approved this content but someone approved an earlier one.
+    var changedSince: ChangedSince?
 }
 
 /// `plan --json`: the plan with its summary and approval status.

@@ -36,6 +36,15 @@ enum RunbookInputs {
         return calendar
     }
 
+    /// Whether the store's approvals let `actor` apply `content` of `runbook`.
+    static func approvalVerdict(of runbook: Runbook, content: ContentDigest, actor: String, store: AuditStore) async throws -> ApprovalVerdict {
+        let approvers = try await store.approvals(runbookID: runbook.id, contentHash: content.hash).map(\.approver)
+        let latest = try await store.latestApproval(runbookID: runbook.id).map { record in
+            PriorApproval(approver: record.approver, approvedAt: record.approvedAt, contentHash: record.contentHash, digest: record.digest)
+        }
+        return ApprovalGate.evaluate(runbook.approval, actor: actor, content: content, approversOfContent: approvers, latest: latest)
+    }
+
     /// Reads every variable's value; exits 2 naming the variable that cannot be read.
     static func variables(of runbook: Runbook) throws -> ResolvedVariables {
         do {
