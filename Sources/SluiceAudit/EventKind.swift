@@ -53,4 +53,6 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let windowOverridden = EventKind(rawValue: "window.overridden")
     /// A run's runner was found dead.
     public static let runInterrupted = EventKind(rawValue: "run.interrupted")
+    /// A webhook notification could not be delivered (after its retry); the run went on.
+    public static let notifyFailed = EventKind(rawValue: "notify.failed")
 }

@@ -514,10 +514,12 @@ struct RunbookBuilder {
         let eventsNode = reader.required(fields, "events")
         for eventNode in reader.sequence(eventsNode, "`events`") {
             guard let name = reader.string(eventNode, "an event") else { continue }
-            if EventKinds.all.contains(name) {
+            if let why = EventKinds.notSentToWebhooks.first(where: { $0.key == name })?.value {
+                sink.error("`\(name)` cannot be sent to a webhook: \(why); list run events such as run.started, stage.finished or run.finished", at: reader.location(eventNode))
+            } else if EventKinds.all.contains(name) {
                 events.append(name)
             } else {
-                sink.error("unknown event `\(name)`\(Suggestion.hint(for: name, among: EventKinds.all))", at: reader.location(eventNode))
+                sink.error("unknown event `\(name)`\(Suggestion.hint(for: name, among: EventKinds.sentToWebhooks))", at: reader.location(eventNode))
             }
         }
         return Notification(webhook: url, events: events, location: fields.location)

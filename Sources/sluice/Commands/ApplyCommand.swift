@@ -78,7 +78,9 @@ struct ApplyCommand: AsyncParsableCommand {
 
         try await store.createRun(RunbookInputs.runRecord(
             runID, of: runbookValue, mode: .apply, actor: actor, contentHash: content.hash, startedAt: planned.createdAt))
-        let journal = RunJournal(store: store, runID: runID, actor: actor, redactor: variables.redactor)
+        let journal = RunJournal(
+            store: store, runID: runID, actor: actor, redactor: variables.redactor,
+            observer: WebhookRunObserver(runbook: runbookValue, redactor: variables.redactor))
         let targets = planned.targets.map(\.name)
         switch try await store.acquireLocks(on: targets, for: .current(runID: runID), ttl: .seconds(60), actor: actor, redactor: variables.redactor) {
         case .acquired:
