@@ -89,8 +89,17 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        // Runs the built `sluice` binary (and the store's bench helper) as an operator would.
-        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice", "sluice-store-bench"]),
+        // Runs the built `sluice` binary (and the store's bench helper) as an operator would;
+        // NIO serves the webhooks that `apply` notifies.
+        .testTarget(
+            name: "SluiceEndToEndTests",
+            dependencies: [
+                "sluice", "sluice-store-bench",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import SluiceCore
 
 /// One row of the `approvals` table: someone approved a runbook's exact content.
 public struct ApprovalRecord: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
@@ -17,6 +19,9 @@ public struct ApprovalRecord: Codable, Sendable, Hashable, FetchableRecord, Muta
     public var comment: String?
     /// When, in ``Timestamp`` form.
     public var approvedAt: String
+    /// The files approved, as a JSON array of `{role, path, sha256}` (``ContentDigest/File``);
+    /// `nil` for approvals recorded before the store kept them.
+    public var contentFiles: String?
 
     /// The column names.
     public enum CodingKeys: String, CodingKey, ColumnExpression {
@@ -32,20 +37,42 @@ public struct ApprovalRecord: Codable, Sendable, Hashable, FetchableRecord, Muta
         case comment
         /// `approved_at`
         case approvedAt = "approved_at"
+        /// `content_files`
+        case contentFiles = "content_files"
     }
 
-    /// Creates an approval that is not yet recorded.
-    public init(runbookID: String, contentHash: String, approver: String, comment: String?, approvedAt: String) {
+    /// Creates an approval that is not yet recorded; `files` are the approved files with their
+    /// hashes (``ContentDigest/files``), kept so that a later refusal can name what changed.
+    public init(
+        runbookID: String, contentHash: String, approver: String, comment: String?, approvedAt: String,
+        files: [ContentDigest.File]? = nil
+    ) {
         self.id = nil
         self.runbookID = runbookID
         self.contentHash = contentHash
         self.approver = approver
         self.comment = comment
         self.approvedAt = approvedAt
+        self.contentFiles = files.map(Self.encode)
+    }
+
+    /// The approved content as a digest, when the approval recorded its files.
+    public var digest: ContentDigest? {
+        guard let contentFiles,
+            let files = try? JSONDecoder().decode([ContentDigest.File].self, from: Data(contentFiles.utf8))
+        else { return nil }
+        return ContentDigest(files: files)
     }
 
     /// Keeps the id SQLite assigned.
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
+    }
+
+    private static func encode(_ files: [ContentDigest.File]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain strings cannot fail.
+        return (try? encoder.encode(files)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
     }
 }

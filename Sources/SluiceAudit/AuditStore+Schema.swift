@@ -93,6 +93,16 @@ extension AuditStore {
                 );
                 """)
         }
+        // Which files an approval covered, each with its hash, so that a refusal can name the
+        // file that changed since: a JSON array of {role, path, sha256}. NULL for approvals
+        // recorded before this column existed.
+        migrator.registerMigration("v2-approval-files") { db in
+            try db.execute(sql: """
+                ALTER TABLE approvals ADD COLUMN content_files TEXT
+                    CHECK (content_files IS NULL OR (json_valid(content_files) AND json_type(content_files) = 'array'));
+                CREATE INDEX approvals_by_runbook ON approvals (runbook_id, id);
+                """)
+        }
         return migrator
     }
 }

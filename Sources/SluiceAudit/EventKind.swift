@@ -57,4 +57,6 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let runResumed = EventKind(rawValue: "run.resumed")
     /// An operator asked for a past run to be rolled back.
     public static let rollbackRequested = EventKind(rawValue: "rollback.requested")
+    /// A webhook notification could not be delivered (after its retry); the run went on.
+    public static let notifyFailed = EventKind(rawValue: "notify.failed")
 }

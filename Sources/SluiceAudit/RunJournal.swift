@@ -4,7 +4,7 @@ import SluiceCore
 /// redacts each with the run's redactor, so that the engine cannot forget either.
 ///
 /// Recording has ``AuditStore/append(_:redactor:)``'s contract: it returns only after the event
-/// committed.
+/// committed. Each committed event is then shown to the journal's ``RunObserver``, if any.
 public struct RunJournal: Sendable {
     /// The store written to.
     public let store: AuditStore
@@ -14,25 +14,39 @@ public struct RunJournal: Sendable {
     public let actor: String
     /// The run's redactor, applied to every string of every event.
     public let redactor: Redactor
+    /// Told about every event once it is committed (webhook notifications), if set.
+    public let observer: (any RunObserver)?
 
     /// Creates the journal of `runID`.
-    public init(store: AuditStore, runID: RunID, actor: String, redactor: Redactor) {
+    public init(store: AuditStore, runID: RunID, actor: String, redactor: Redactor, observer: (any RunObserver)? = nil) {
         self.store = store
         self.runID = runID
         self.actor = actor
         self.redactor = redactor
+        self.observer = observer
     }
 
     /// Records one event of the run and returns it as committed.
+    ///
+    /// The observer sees the event as stored (redacted) after it committed. After `run.finished`
+    /// this waits for the observer's ``RunObserver/runFinished(journal:)``, whose time is
+    /// bounded by the observer.
     @discardableResult
     public func record(
         _ kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil,
         exitCode: Int? = nil, durationMilliseconds: Int64? = nil, detail: [String: JSONValue] = [:]
     ) async throws -> RecordedEvent {
-        try await store.append(
+        let event = try await store.append(
             draft(kind, target: target, stage: stage, step: step, status: status, exitCode: exitCode,
                   durationMilliseconds: durationMilliseconds, detail: detail),
             redactor: redactor)
+        if let observer {
+            observer.observe(event)
+            if kind == .runFinished {
+                await observer.runFinished(journal: RunJournal(store: store, runID: runID, actor: actor, redactor: redactor))
+            }
+        }
+        return event
     }
 
     /// An event of the run, to record later with ``record(contentsOf:)``.
@@ -44,9 +58,27 @@ public struct RunJournal: Sendable {
                    exitCode: exitCode, durationMilliseconds: durationMilliseconds, detail: detail)
     }
 
-    /// Records events of the run in one transaction, in order.
+    /// Records events of the run in one transaction, in order (not `run.finished`, which the
+    /// observer waits on: record that one alone).
     @discardableResult
     public func record(contentsOf drafts: [EventDraft]) async throws -> [RecordedEvent] {
-        try await store.append(contentsOf: drafts, redactor: redactor)
+        let events = try await store.append(contentsOf: drafts, redactor: redactor)
+        if let observer {
+            for event in events { observer.observe(event) }
+        }
+        return events
     }
+}
+
+/// Told about each event of a run once it is committed: how webhook notifications follow a run
+/// without sitting on its path.
+public protocol RunObserver: Sendable {
+    /// Called after each event of the run committed. Must return at once: hand slow work (the
+    /// network) elsewhere, because the run waits for this call.
+    func observe(_ event: RecordedEvent)
+
+    /// Called after `run.finished` committed and was observed, before recording it returns: the
+    /// observer's last chance to finish its work, within a bound of its own. It may record
+    /// events of its own through `journal`, which has no observer, so they are not observed.
+    func runFinished(journal: RunJournal) async
 }

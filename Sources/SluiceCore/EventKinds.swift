@@ -27,8 +27,26 @@ public enum EventKinds {
         "run.resumed": "An operator resumed the run from its journal (and accepted a changed runbook, if so, with a reason).",
         "rollback.requested": "An operator asked for a past run to be rolled back, with a reason.",
         "run.finished": "The run finished, with its outcome.",
+        "notify.failed": "A webhook notification could not be delivered; the run went on.",
     ]
 
     /// Every event kind's name.
     public static let all: [String] = descriptions.map(\.key)
+
+    /// Kinds a runbook's `notify` may not list, each with why: they are recorded outside a run
+    /// of `apply` (by `plan`, `approve`, `unlock`, the store's locking, or another process), or
+    /// they are about notifying itself, which must not feed back into it.
+    public static let notSentToWebhooks: KeyValuePairs<String, String> = [
+        "plan.recorded": "`plan` never notifies",
+        "approval.recorded": "approvals are recorded outside any run",
+        "lock.acquired": "locks are recorded by the store, not by the run",
+        "lock.released": "locks are recorded by the store, not by the run",
+        "lock.forced": "`unlock` runs outside any run",
+        "run.interrupted": "it is recorded by another process, after the runner died",
+        "rollback.requested": "`sluice rollback` works from the run's journal alone, without the runbook's `notify`",
+        "notify.failed": "a failure to notify is logged and audited, never notified",
+    ]
+
+    /// The kinds a runbook's `notify` may list: what a run of `apply` records.
+    public static let sentToWebhooks: [String] = all.filter { name in !notSentToWebhooks.contains { $0.key == name } }
 }

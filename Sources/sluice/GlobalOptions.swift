@@ -46,3 +46,21 @@ struct OutputOptions: ParsableArguments {
         !noColor && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
 }
+
+/// The shared freeze calendar: `--calendar FILE`, else `$SLUICE_CALENDAR`.
+struct CalendarOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "A calendar file of freezes that bind every runbook (default: $SLUICE_CALENDAR; none when unset).",
+        valueName: "file"))
+    var calendar: String?
+
+    /// The calendar file to read, if any. A path that is given but cannot be read is an error,
+    /// never a silent "no freezes": a forgotten freeze would let a change through.
+    var resolvedCalendarPath: String? {
+        if let calendar { return calendar }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["SLUICE_CALENDAR"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        return nil
+    }
+}

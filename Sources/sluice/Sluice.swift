@@ -18,6 +18,8 @@ struct Sluice: AsyncParsableCommand {
             ApplyCommand.self,
             RollbackCommand.self,
             ResumeCommand.self,
+            WindowsCommand.self,
+            ApproveCommand.self,
             RunsCommand.self,
             ShowCommand.self,
             AuditCommand.self,

@@ -110,7 +110,7 @@ struct ApplyCommandTests {
         let folder = try Self.world(extra: "approval: { required: true }")
         let result = try Self.apply(folder)
         #expect(result.status == 4)
-        #expect(result.stderr.contains("approval is required and this exact content has no approval"))
+        #expect(result.stderr.contains("approval is required and runbook apply-test has never been approved"))
         #expect(Self.read(folder, "log") == nil)
     }
 

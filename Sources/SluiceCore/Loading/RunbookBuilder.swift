@@ -43,7 +43,7 @@ struct RunbookBuilder {
         runbook.ticket = reader.string(top["ticket"], "`ticket`")
         if let node = top["approval"] { runbook.approval = approval(node) }
         if let node = top["window"], !reader.isNull(node) { runbook.window = window(node) }
-        runbook.freezes = reader.sequence(top["freeze"], "`freeze`").compactMap(freeze)
+        runbook.freezes = reader.sequence(top["freeze"], "`freeze`").compactMap(reader.freeze)
         runbook.vars = variables(top["vars"])
         (runbook.targets, runbook.inventory) = targets(top)
         runbook.rollout = rollout(top["rollout"], fallbackLocation: top.location)
@@ -71,7 +71,7 @@ struct RunbookBuilder {
         ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar)
     }
 
-    // MARK: Approval, window, freeze
+    // MARK: Approval, window
 
     private func approval(_ node: Node) -> Approval {
         guard let fields = reader.fields(node, "`approval`", known: ["required", "distinct_approver"]) else { return Approval() }
@@ -133,20 +133,6 @@ struct RunbookBuilder {
             return nil
         }
         return time
-    }
-
-    private func freeze(_ node: Node) -> Freeze? {
-        guard let fields = reader.fields(node, "a freeze", known: ["start", "end", "reason"]) else { return nil }
-        let startNode = reader.required(fields, "start"), endNode = reader.required(fields, "end")
-        let reason = reader.string(fields["reason"], "`reason`")
-        guard let start = reader.timestamp(startNode, "the freeze's `start`"),
-            let end = reader.timestamp(endNode, "the freeze's `end`"), let endNode
-        else { return nil }
-        guard start < end else {
-            sink.error("the freeze's `end` must be after its `start`", at: reader.location(endNode))
-            return nil
-        }
-        return Freeze(start: start, end: end, reason: reason, location: fields.location)
     }
 
     // MARK: Vars and targets
@@ -214,7 +200,7 @@ struct RunbookBuilder {
         }
         let inventoryFile = PathResolver.displayPath(path, relativeTo: reader.file)
         let inventoryReader = YAMLReader(file: inventoryFile, text: text, sink: sink)
-        guard let root = RunbookLoader.compose(text, file: inventoryFile, sink: sink, what: "inventory") else { return [] }
+        guard let root = RunbookLoader.compose(text, file: inventoryFile, sink: sink, what: "inventory", emptyHint: "list the targets") else { return [] }
         guard case .sequence = root else {
             sink.error("an inventory must be a list of targets, not \(inventoryReader.describe(root))", at: inventoryReader.location(root))
             return []
@@ -528,10 +514,12 @@ struct RunbookBuilder {
         let eventsNode = reader.required(fields, "events")
         for eventNode in reader.sequence(eventsNode, "`events`") {
             guard let name = reader.string(eventNode, "an event") else { continue }
-            if EventKinds.all.contains(name) {
+            if let why = EventKinds.notSentToWebhooks.first(where: { $0.key == name })?.value {
+                sink.error("`\(name)` cannot be sent to a webhook: \(why); list run events such as run.started, stage.finished or run.finished", at: reader.location(eventNode))
+            } else if EventKinds.all.contains(name) {
                 events.append(name)
             } else {
-                sink.error("unknown event `\(name)`\(Suggestion.hint(for: name, among: EventKinds.all))", at: reader.location(eventNode))
+                sink.error("unknown event `\(name)`\(Suggestion.hint(for: name, among: EventKinds.sentToWebhooks))", at: reader.location(eventNode))
             }
         }
         return Notification(webhook: url, events: events, location: fields.location)

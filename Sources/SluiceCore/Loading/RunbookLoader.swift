@@ -50,12 +50,14 @@ public struct RunbookLoader: Sendable {
     }
 
     /// Parses YAML into a node tree, reporting syntax errors at their position.
-    static func compose(_ text: String, file: String, sink: DiagnosticSink, what: String = "runbook") -> Node? {
+    static func compose(
+        _ text: String, file: String, sink: DiagnosticSink, what: String = "runbook", emptyHint: String = "start with `sluice: 1`"
+    ) -> Node? {
         do {
             // The basic resolver leaves every scalar as text: the builder reads scalars as written, so
             // resolving tags (booleans, numbers, timestamps) would be work thrown away.
             guard let root = try Yams.compose(yaml: text, .basic, .default, .utf8) else {
-                sink.error("\(what) is empty; \(what == "runbook" ? "start with `sluice: 1`" : "list the targets")", at: SourceLocation(file: file, line: 1, column: 1))
+                sink.error("\(what) is empty; \(emptyHint)", at: SourceLocation(file: file, line: 1, column: 1))
                 return nil
             }
             return root

@@ -15,6 +15,12 @@ public struct ContentDigest: Sendable, Equatable, Codable {
         public var path: String
         /// Hex SHA-256 of the file's bytes; `missing` when it could not be read.
         public var sha256: String
+
+        public init(role: String, path: String, sha256: String) {
+            self.role = role
+            self.path = path
+            self.sha256 = sha256
+        }
     }
 
     public var files: [File]

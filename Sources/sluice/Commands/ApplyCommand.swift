@@ -36,6 +36,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var actorOptions: ActorOptions
+    @OptionGroup var calendarOptions: CalendarOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -46,7 +47,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let style = TerminalStyle(enabled: output.useColor)
-        let runbookValue = try RunbookInputs.load(runbook, style: style)
+        let runbookValue = try RunbookInputs.load(runbook, calendar: calendarOptions, style: style)
         let variables = try RunbookInputs.variables(of: runbookValue)
         let runID = RunID.generate()
         let content = ContentDigest(runbook: runbookValue)
@@ -73,7 +74,9 @@ struct ApplyCommand: AsyncParsableCommand {
 
         try await store.createRun(RunbookInputs.runRecord(
             runID, of: runbookValue, mode: .apply, actor: actor, contentHash: content.hash, startedAt: planned.createdAt))
-        let journal = RunJournal(store: store, runID: runID, actor: actor, redactor: variables.redactor)
+        let journal = RunJournal(
+            store: store, runID: runID, actor: actor, redactor: variables.redactor,
+            observer: WebhookRunObserver(runbook: runbookValue, redactor: variables.redactor))
         let session = RunSession(store: store, journal: journal, plan: planned, style: style, json: json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
@@ -82,7 +85,9 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ExitCode(4)
         }
         if overrideWindow, !planned.window.allowsStart {
-            try await journal.record(.windowOverridden, detail: ["reason": .string(reason ?? "")])
+            try await journal.record(.windowOverridden, detail: [
+                "reason": .string(reason ?? ""), "window": .string(WindowText.describe(planned.window, runbook: runbookValue, at: planned.createdAt)),
+            ])
         }
         let journalHash = try await RunJournalStore.save(planned, runbook: runbookValue, variables: variables, in: store, runID: runID)
         try await journal.record(.runStarted, detail: [
@@ -97,19 +102,14 @@ struct ApplyCommand: AsyncParsableCommand {
     /// missing, or when `--plan` is stale.
     private func refuseIfNotAllowed(_ plan: Plan, runbook: Runbook, store: AuditStore, actor: String) async throws {
         if !plan.window.allowsStart, !overrideWindow {
-            Console.fail("refused: \(Self.whyClosed(plan.window)). Start later, or pass --override-window --reason TEXT (audited).")
+            let why = WindowText.describe(plan.window, runbook: runbook, at: plan.createdAt)
+            Console.fail("refused: \(why). Start later (`sluice windows \(runbook.file)` lists the next windows), or pass --override-window --reason TEXT (audited).")
             throw ExitCode(4)
         }
-        if runbook.approval.required {
-            let approvals = try await store.approvals(runbookID: runbook.id, contentHash: plan.content.hash)
-            let usable = approvals.filter { !runbook.approval.distinctApprover || $0.approver != actor }
-            if usable.isEmpty {
-                let why = approvals.isEmpty
-                    ? "this exact content has no approval"
-                    : "the only approval is by \(actor), who is applying, and the runbook needs a distinct approver"
-                Console.fail("refused: approval is required and \(why). Ask someone to run `sluice approve \(runbook.file) --by NAME`.")
-                throw ExitCode(4)
-            }
+        let approval = try await RunbookInputs.approvalVerdict(of: runbook, content: plan.content, actor: actor, store: store)
+        if let refusal = approval.refusal(runbookID: runbook.id, runbookFile: runbook.file) {
+            Console.fail("refused: \(refusal)")
+            throw ExitCode(4)
         }
         if let planPath = self.plan {
             let saved: Plan
@@ -156,15 +156,6 @@ extension ApplyCommand {
         { _, index, path in
             let folder = (path as NSString).deletingLastPathComponent
             return folder + "/." + (path as NSString).lastPathComponent + ".sluice-\(runID)-\(index)"
-        }
-    }
-
-    /// Why `window` does not allow a start, for a refusal.
-    static func whyClosed(_ window: WindowVerdict) -> String {
-        switch window {
-        case .closed(let next): "the window is closed" + (next.map { "; it next opens \(PlanReport.time($0))" } ?? "")
-        case .frozen(let until, let reason): "a freeze is on until \(PlanReport.time(until))" + (reason.map { " (\($0))" } ?? "")
-        default: "the window does not allow a start"
         }
     }
 }

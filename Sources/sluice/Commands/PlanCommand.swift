@@ -33,6 +33,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var actorOptions: ActorOptions
+    @OptionGroup var calendarOptions: CalendarOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -41,7 +42,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let style = TerminalStyle(enabled: output.useColor)
-        let runbookValue = try RunbookInputs.load(runbook, style: style)
+        let runbookValue = try RunbookInputs.load(runbook, calendar: calendarOptions, style: style)
         let variables = try RunbookInputs.variables(of: runbookValue)
 
         let runID = RunID.generate()
@@ -97,17 +98,27 @@ struct PlanCommand: AsyncParsableCommand {
                 id: runID.rawValue, runbookID: runbook.id, contentHash: plan.content.hash, runID: runID,
                 createdAt: Timestamp.format(plan.createdAt), planJSON: String(decoding: saved, as: UTF8.self)))
         }
+        var detail: [String: JSONValue] = [
+            "content_hash": .string(plan.content.hash), "targets": .integer(Int64(summary.targets)),
+            "steps": .integer(Int64(summary.steps)), "checked": .integer(Int64(summary.checked)),
+            "not_checked": .integer(Int64(summary.notChecked)), "failures": .integer(Int64(summary.failures)),
+            "unhealthy": .integer(Int64(summary.unhealthy)),
+        ]
+        // Which shared freezes the window verdict took into account.
+        if let calendar = calendarOptions.resolvedCalendarPath { detail["calendar"] = .string(calendar) }
         _ = try await store.append(EventDraft(
-            runID: runID, actor: actor, kind: .planRecorded, status: summary.ready ? "ready" : "not_ready",
-            detail: [
-                "content_hash": .string(plan.content.hash), "targets": .integer(Int64(summary.targets)),
-                "steps": .integer(Int64(summary.steps)), "checked": .integer(Int64(summary.checked)),
-                "not_checked": .integer(Int64(summary.notChecked)), "failures": .integer(Int64(summary.failures)),
-                "unhealthy": .integer(Int64(summary.unhealthy)),
-            ]), redactor: redactor)
+            runID: runID, actor: actor, kind: .planRecorded, status: summary.ready ? "ready" : "not_ready", detail: detail),
+            redactor: redactor)
         _ = try await store.finishRun(runID, outcome: summary.ready ? .succeeded : .checksFailed)
         let approvals = try await store.approvals(runbookID: runbook.id, contentHash: plan.content.hash)
-        return ApprovalStatus(required: runbook.approval.required, approvers: approvals.map(\.approver))
+        var status = ApprovalStatus(required: runbook.approval.required, approvers: approvals.map(\.approver))
+        // Who applies is not known here, so only a change since the last approval is reported.
+        if approvals.isEmpty, let latest = try await store.latestApproval(runbookID: runbook.id) {
+            status.changedSince = ApprovalStatus.ChangedSince(
+                approver: latest.approver, approvedAt: latest.approvedAt,
+                changes: latest.digest.map { plan.content.changes(since: $0) } ?? [])
+        }
+        return status
     }
 
     /// Writes the plan to `path` and returns what was written.
@@ -126,9 +137,20 @@ struct PlanCommand: AsyncParsableCommand {
 
 /// Whether the runbook's exact content has been approved, for the report.
 struct ApprovalStatus: Encodable, Sendable {
+    /// The most recent approval of other content of the runbook, and what changed since.
+    struct ChangedSince: Encodable, Sendable {
+        var approver: String
+        var approvedAt: String
+        /// Each file that changed ("script scripts/apply.sh changed"); empty when that approval
+        /// did not record its files.
+        var changes: [String]
+    }
+
     var required: Bool
     /// Who approved this exact content.
     var approvers: [String]
+    /// Set when no one approved this content but someone approved an earlier one.
+    var changedSince: ChangedSince?
 }
 
 /// `plan --json`: the plan with its summary and approval status.

@@ -97,13 +97,15 @@ struct ResumeCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if !plan.window.allowsStart, !overrideWindow {
-            Console.fail("refused: \(ApplyCommand.whyClosed(plan.window)). Resume later, or pass --override-window --reason TEXT (audited).")
+            Console.fail("refused: \(WindowText.describe(plan.window, runbook: runbook, at: plan.createdAt)). Resume later, or pass --override-window --reason TEXT (audited).")
             throw ExitCode(4)
         }
         try ApplyCommand.confirm(plan, yes: yes, verb: "Resume run \(past.id) of")
 
         let actor = actorOptions.resolvedActor
-        let journal = RunJournal(store: past.store, runID: past.id, actor: actor, redactor: variables.redactor)
+        let journal = RunJournal(
+            store: past.store, runID: past.id, actor: actor, redactor: variables.redactor,
+            observer: WebhookRunObserver(runbook: runbook, redactor: variables.redactor))
         let session = RunSession(store: past.store, journal: journal, plan: plan, style: style, json: json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)

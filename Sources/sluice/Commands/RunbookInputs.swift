@@ -17,6 +17,34 @@ enum RunbookInputs {
         return runbook
     }
 
+    /// Loads the runbook at `path` with the shared calendar's freezes added to its own
+    /// (``FreezeCalendar/binding(_:)``); exits 2 when either file is invalid.
+    static func load(_ path: String, calendar: CalendarOptions, style: TerminalStyle) throws -> Runbook {
+        let runbook = try load(path, style: style)
+        guard let calendarPath = calendar.resolvedCalendarPath else { return runbook }
+        return try loadCalendar(calendarPath, style: style).binding(runbook)
+    }
+
+    /// Loads the calendar file at `path`, printing every diagnostic; exits 2 when it is invalid.
+    static func loadCalendar(_ path: String, style: TerminalStyle) throws -> FreezeCalendar {
+        let loaded = FreezeCalendarLoader().load(path: path)
+        for diagnostic in loaded.diagnostics { Console.error(style.render(diagnostic)) }
+        guard let calendar = loaded.validCalendar else {
+            Console.error("\(path): invalid calendar file; fix the errors above, or point --calendar or SLUICE_CALENDAR at another file")
+            throw ExitCode(2)
+        }
+        return calendar
+    }
+
+    /// Whether the store's approvals let `actor` apply `content` of `runbook`.
+    static func approvalVerdict(of runbook: Runbook, content: ContentDigest, actor: String, store: AuditStore) async throws -> ApprovalVerdict {
+        let approvers = try await store.approvals(runbookID: runbook.id, contentHash: content.hash).map(\.approver)
+        let latest = try await store.latestApproval(runbookID: runbook.id).map { record in
+            PriorApproval(approver: record.approver, approvedAt: record.approvedAt, contentHash: record.contentHash, digest: record.digest)
+        }
+        return ApprovalGate.evaluate(runbook.approval, actor: actor, content: content, approversOfContent: approvers, latest: latest)
+    }
+
     /// Reads every variable's value; exits 2 naming the variable that cannot be read.
     static func variables(of runbook: Runbook) throws -> ResolvedVariables {
         do {

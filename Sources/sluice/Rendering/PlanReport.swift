@@ -96,7 +96,11 @@ struct PlanReport: Sendable {
 
     private var approvalText: String {
         if !approval.approvers.isEmpty { return "approved for this content by \(approval.approvers.joined(separator: ", "))" }
-        return approval.required ? style.yellow("required, not yet given for this content") + " (`sluice approve`)" : "not required"
+        let changed = approval.changedSince.map { since in
+            "; changed since the approval by \(since.approver) at \(since.approvedAt)"
+                + (since.changes.isEmpty ? "" : ": " + since.changes.joined(separator: "; "))
+        } ?? ""
+        return approval.required ? style.yellow("required, not yet given for this content") + changed + " (`sluice approve`)" : "not required" + changed
     }
 
     private func appendTarget(_ target: PlannedTarget, headers: [String], to lines: inout Lines) {

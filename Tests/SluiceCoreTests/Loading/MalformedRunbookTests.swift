@@ -463,6 +463,14 @@ struct MalformedRunbookTests {
                 events: [run.started, run.finishd]
             steps: [{ name: a, run: echo a }]
             """, "9:27: error: unknown event `run.finishd`; did you mean `run.finished`?"),
+        MalformedCase("notify event that a run never sends", """
+            notify:
+              - webhook: http://127.0.0.1:9000/status
+                events: [lock.acquired, notify.failed]
+            steps: [{ name: a, run: echo a }]
+            """,
+            "9:14: error: `lock.acquired` cannot be sent to a webhook: locks are recorded by the store, not by the run; list run events such as run.started, stage.finished or run.finished",
+            "9:29: error: `notify.failed` cannot be sent to a webhook: a failure to notify is logged and audited, never notified; list run events such as run.started, stage.finished or run.finished"),
         MalformedCase("webhook that is not a URL", """
             notify:
               - webhook: chat-ops-channel

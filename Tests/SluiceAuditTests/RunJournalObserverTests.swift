@@ -1,0 +1,42 @@
+import Foundation
+import SluiceCore
+import Synchronization
+import Testing
+@testable import SluiceAudit
+
+@Suite("A run's journal tells its observer")
+struct RunJournalObserverTests {
+    final class Recorder: RunObserver {
+        let seen = Mutex<[String]>([])
+
+        func observe(_ event: RecordedEvent) {
+            seen.withLock { $0.append(event.kind + (event.status.map { ":" + $0 } ?? "")) }
+        }
+
+        func runFinished(journal: RunJournal) async {
+            seen.withLock { $0.append("finished") }
+            // What the observer records itself is not observed again.
+            _ = try? await journal.record(.notifyFailed, status: "failed")
+        }
+    }
+
+    @Test func everyCommittedEventIsObservedRedactedAndTheEndOfTheRunOnce() async throws {
+        // Given a journal with an observer and a secret
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        let runID = try #require(RunID("r-20261121-080000-0001"))
+        try await store.createRun(RunStoreTests.run(runID.rawValue, startedAt: "2026-11-21T08:00:00.000Z"))
+        let recorder = Recorder()
+        let journal = RunJournal(store: store, runID: runID, actor: "alice", redactor: Redactor(secrets: ["hunter2"]), observer: recorder)
+
+        // When the run records its events
+        try await journal.record(.runStarted)
+        try await journal.record(.stepFinished, target: "web1", step: "deploy", status: "token hunter2")
+        try await journal.record(.runFinished, status: "succeeded")
+
+        // Then the observer saw each, as stored, then the end of the run; its own event is stored
+        #expect(recorder.seen.withLock { $0 } == ["run.started", "step.finished:token ***", "run.finished:succeeded", "finished"])
+        #expect(try await store.events(of: runID).map(\.kind) == ["run.started", "step.finished", "run.finished", "notify.failed"])
+    }
+}

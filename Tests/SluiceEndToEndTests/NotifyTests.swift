@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+@Suite("Webhook notifications from apply, to real servers on 127.0.0.1")
+struct NotifyTests {
+    static func time(_ text: String?) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return text.flatMap(formatter.date)
+    }
+
+    @Test func everyListedEventReachesTheWebhookInTheOrderOfTheAuditLog() async throws {
+        // Given a webhook listening for five kinds of event
+        let receiver = try await WebhookReceiver()
+        let world = try GatesWorld(extra: """
+            notify:
+              - webhook: \(receiver.url)
+                events: [run.started, stage.started, step.finished, stage.finished, run.finished]
+            """)
+        // When carol applies the runbook
+        let result = try world.apply(["--as", "carol"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+
+        // Then the webhook received exactly those events of the audit log, in its order
+        let listed: Set<String> = ["run.started", "stage.started", "step.finished", "stage.finished", "run.finished"]
+        let audited = try world.events().filter { listed.contains($0["kind"] as? String ?? "") }
+        let messages = receiver.messages()
+        #expect(messages.map { $0["event"] as? String } == audited.map { $0["kind"] as? String })
+        #expect(messages.map { $0["seq"] as? Int } == audited.map { $0["seq"] as? Int })
+        #expect(messages.map { $0["target"] as? String } == audited.map { $0["target"] as? String })
+        #expect(messages.map { $0["step"] as? String } == audited.map { $0["step"] as? String })
+        #expect(messages.map { $0["event"] as? String } == [
+            "run.started", "stage.started", "step.finished", "step.finished", "stage.finished",
+            "stage.started", "step.finished", "step.finished", "stage.finished", "run.finished",
+        ])
+        // And each carries the run, the runbook, who acts, the stage, the outcome and the time
+        let runID = try #require(audited.first?["run_id"] as? String)
+        #expect(messages.allSatisfy { $0["run_id"] as? String == runID && $0["runbook"] as? String == "gates" && $0["actor"] as? String == "carol" })
+        #expect(messages[2]["stage"] as? String == "canary")
+        #expect(messages[2]["outcome"] as? String == "succeeded")
+        #expect(messages.last?["outcome"] as? String == "succeeded")
+        #expect(messages.allSatisfy { Self.time($0["time"] as? String) != nil })
+        #expect(!result.stderr.contains("warning"))
+    }
+
+    @Test func deadWebhooksNeitherFailNorSlowTheRunBeyondTheBound() async throws {
+        // Given one webhook on a closed port and one that accepts connections but never answers
+        let closedPort = try LoopbackListener().port  // closed again as soon as it is made
+        let silent = try LoopbackListener()
+        let world = try GatesWorld(extra: """
+            notify:
+              - webhook: http://127.0.0.1:\(closedPort)/hook
+                events: [run.started, run.finished]
+              - webhook: http://127.0.0.1:\(silent.port)/hook?token=s3cret
+                events: [run.started, run.finished]
+            """)
+
+        // When the change is applied
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try world.apply()
+        let elapsed = clock.now - started
+
+        // Then it succeeds, and waits for the silent webhook at most the bound (5s, 1s, 5s) once
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(world.read("log") == "deploy web1\ndeploy web2\n")
+        #expect(elapsed < .seconds(16), "apply took \(elapsed)")
+        let events = try world.events()
+        let runStarted = try #require(events.first { $0["kind"] as? String == "run.started" })
+        let runFinished = try #require(events.first { $0["kind"] as? String == "run.finished" })
+        let runTime = try #require(Self.time(runFinished["time"] as? String)).timeIntervalSince(try #require(Self.time(runStarted["time"] as? String)))
+        #expect(runTime < 4, "the run itself took \(runTime) s")
+
+        // And each undelivered notification is logged and audited after the run, without the URL's path or query
+        #expect(result.stderr.contains("warning: notifying http://127.0.0.1:\(closedPort) (runbook.yaml:9:5) of run.started #"))
+        #expect(result.stderr.contains("failed: connection refused (tried 2 times); the run goes on"))
+        #expect(result.stderr.contains("warning: notifying http://127.0.0.1:\(silent.port) (runbook.yaml:11:5) of run."))
+        #expect(!result.stderr.contains("s3cret"))
+        let failures = events.filter { $0["kind"] as? String == "notify.failed" }
+        #expect(failures.count == 4)
+        #expect(failures.allSatisfy { $0["run_id"] as? String == runFinished["run_id"] as? String && $0["actor"] as? String == "alice" })
+        let details = failures.map(GatesWorld.detail)
+        #expect(Set(details.compactMap { $0["webhook"] as? String }) == ["http://127.0.0.1:\(closedPort)", "http://127.0.0.1:\(silent.port)"])
+        #expect(details.allSatisfy { ($0["event"] as? String)?.hasPrefix("run.") == true && $0["reason"] is String })
+        #expect(!events.contains { ($0["detail"] as? String)?.contains("s3cret") == true })
+        // And the audit chain still verifies
+        #expect(try world.run(["audit", "verify"]).status == 0)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A real HTTP server on 127.0.0.1 that records every request it receives, in order, and closes
+/// when the test lets go of it.
+///
+/// `answers` says how to answer each request in turn (the last one repeats): a status code, or
+/// nil for never answering at all. (The same as SluiceExecutionTests' receiver: test targets
+/// share no code.)
+final class WebhookReceiver: Sendable {
+    struct Received: Sendable {
+        var path: String
+        var headers: [String: String]
+        var body: Data
+    }
+
+    /// What the connections' handlers share: kept apart from the receiver, so that the server
+    /// channel does not keep the receiver alive.
+    final class Recording: Sendable {
+        let received = Mutex<[Received]>([])
+        let answers: [Int?]
+
+        init(answers: [Int?]) { self.answers = answers }
+
+        func record(_ request: Received) -> Int? {
+            received.withLock { all in
+                all.append(request)
+                return answers[min(all.count - 1, answers.count - 1)]
+            }
+        }
+    }
+
+    let channel: any Channel
+    let recording: Recording
+
+    var port: Int { channel.localAddress?.port ?? 0 }
+    var url: String { "http://127.0.0.1:\(port)/hook" }
+    /// The requests received so far.
+    func requests() -> [Received] { recording.received.withLock { $0 } }
+
+    init(answers: [Int?] = [200]) async throws {
+        let recording = Recording(answers: answers)
+        self.recording = recording
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline().flatMap {
+                    channel.pipeline.addHandler(Handler(recording: recording))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    deinit { channel.close(promise: nil) }
+
+    /// The bodies received so far, decoded as JSON objects.
+    func messages() -> [[String: Any]] {
+        recording.received.withLock { $0 }.compactMap { try? JSONSerialization.jsonObject(with: $0.body) as? [String: Any] }
+    }
+
+    private final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let recording: Recording
+        // Touched only on the connection's event loop.
+        var head: HTTPRequestHead?
+        var body = Data()
+
+        init(recording: Recording) { self.recording = recording }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                body = Data()
+            case .body(var buffer):
+                body.append(contentsOf: buffer.readBytes(length: buffer.readableBytes) ?? [])
+            case .end:
+                guard let head else { return }
+                let headers = Dictionary(head.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
+                guard let status = recording.record(Received(path: head.uri, headers: headers, body: body)) else { return }
+                var responseHeaders = HTTPHeaders()
+                responseHeaders.add(name: "Content-Length", value: "2")
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}
