@@ -26,7 +26,13 @@ struct RunSession {
         case .acquired:
             return nil
         case .blocked(let conflicts):
-            let holders = Set(conflicts.map { "\($0.lock.runID) (\($0.state.rawValue), on \($0.lock.host), pid \($0.lock.pid))" }).sorted()
+            let holders = Set(conflicts.map { conflict in
+                // A holder on this host whose process is gone is interrupted, however fresh its
+                // last heartbeat: say so, rather than "live".
+                let gone = conflict.lock.host == ProcessProbe.hostName && ProcessProbe.isGone(pid: conflict.lock.pid)
+                let state = gone ? "interrupted: its runner is gone" : conflict.state.rawValue
+                return "\(conflict.lock.runID) (\(state), on \(conflict.lock.host), pid \(conflict.lock.pid))"
+            }).sorted()
             return """
                 refused: \(conflicts.count) target\(conflicts.count == 1 ? " is" : "s are") held by \(holders.joined(separator: ", ")): \
                 \(conflicts.map(\.lock.target).sorted().joined(separator: ", ")).
