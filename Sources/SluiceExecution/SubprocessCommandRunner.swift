@@ -244,6 +244,8 @@ final class PipeReader: Sendable {
 
     /// Waits up to `grace` for the pipe to end, then stops reading; returns the redacted tail.
     func finish(after grace: Duration) async -> String {
+        // Usually the pipe ended with the command: no need for a timer.
+        if done.withLock({ $0.finished }) { return redactor.redact(tail.text) }
         let stopper = Task.detached { [self] in
             try? await Task.sleep(for: grace)
             stopRequested.store(true, ordering: .releasing)
