@@ -71,16 +71,18 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
-        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(
-            name: "SluiceExecutionTests",
+        // What several test targets use: a real webhook receiver on 127.0.0.1.
+        .target(
+            name: "SluiceTestSupport",
             dependencies: [
-                "SluiceExecution",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            ],
+            path: "Tests/SluiceTestSupport"
         ),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceAuditTests",
             dependencies: [
@@ -91,15 +93,7 @@ let package = Package(
         ),
         // Runs the built `sluice` binary (and the store's bench helper) as an operator would;
         // NIO serves the webhooks that `apply` notifies.
-        .testTarget(
-            name: "SluiceEndToEndTests",
-            dependencies: [
-                "sluice", "sluice-store-bench",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
+        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice", "sluice-store-bench", "SluiceTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

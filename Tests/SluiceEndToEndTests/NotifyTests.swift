@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 import Testing
 
 @Suite("Webhook notifications from apply, to real servers on 127.0.0.1")

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import SluiceCore
+import SluiceTestSupport
 import Synchronization
 import Testing
 @testable import SluiceExecution

@@ -4,17 +4,19 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
+/// Shared by the execution and end-to-end tests (a library target under Tests/, since test
+/// targets cannot share code with each other).
+///
 /// A real HTTP server on 127.0.0.1 that records every request it receives, in order, and closes
 /// when the test lets go of it.
 ///
 /// `answers` says how to answer each request in turn (the last one repeats): a status code, or
-/// nil for never answering at all. (The same as SluiceExecutionTests' receiver: test targets
-/// share no code.)
-final class WebhookReceiver: Sendable {
-    struct Received: Sendable {
-        var path: String
-        var headers: [String: String]
-        var body: Data
+/// nil for never answering at all.
+public final class WebhookReceiver: Sendable {
+    public struct Received: Sendable {
+        public var path: String
+        public var headers: [String: String]
+        public var body: Data
     }
 
     /// What the connections' handlers share: kept apart from the receiver, so that the server
@@ -36,12 +38,12 @@ final class WebhookReceiver: Sendable {
     let channel: any Channel
     let recording: Recording
 
-    var port: Int { channel.localAddress?.port ?? 0 }
-    var url: String { "http://127.0.0.1:\(port)/hook" }
+    public var port: Int { channel.localAddress?.port ?? 0 }
+    public var url: String { "http://127.0.0.1:\(port)/hook" }
     /// The requests received so far.
-    func requests() -> [Received] { recording.received.withLock { $0 } }
+    public func requests() -> [Received] { recording.received.withLock { $0 } }
 
-    init(answers: [Int?] = [200]) async throws {
+    public init(answers: [Int?] = [200]) async throws {
         let recording = Recording(answers: answers)
         self.recording = recording
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -57,7 +59,7 @@ final class WebhookReceiver: Sendable {
     deinit { channel.close(promise: nil) }
 
     /// The bodies received so far, decoded as JSON objects.
-    func messages() -> [[String: Any]] {
+    public func messages() -> [[String: Any]] {
         recording.received.withLock { $0 }.compactMap { try? JSONSerialization.jsonObject(with: $0.body) as? [String: Any] }
     }
 
