@@ -36,6 +36,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print each event as a JSON line instead of progress lines.")
     var json = false
 
+    @OptionGroup var calendarOptions: CalendarOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var actorOptions: ActorOptions
     @OptionGroup var output: OutputOptions
@@ -76,7 +77,7 @@ struct ResumeCommand: AsyncParsableCommand {
             Console.fail("refused: the runbook \(path) is gone, and resuming runs its remaining steps from it. Restore it, or undo the run with `sluice rollback \(past.id)`, which needs only the journal.")
             throw ExitCode(4)
         }
-        let runbook = try RunbookInputs.load(path, style: style)
+        let runbook = try RunbookInputs.load(path, calendar: calendarOptions, style: style)
         let variables = try RunbookInputs.variables(of: runbook)
         let content = ContentDigest(runbook: runbook)
         let changes = content.changes(since: recorded.content)
