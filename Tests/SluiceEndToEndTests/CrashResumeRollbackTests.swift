@@ -229,8 +229,8 @@ struct CrashResumeRollbackTests {
         return folder
     }
 
-    /// Starts `sluice apply`, sends `signals` SIGINTs once the slow step started, and waits.
-    static func applyInterrupted(_ folder: TemporaryFolder, signals: Int) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Starts `sluice apply`, sends `signals` times `signal` once the slow step started, and waits.
+    static func applyInterrupted(_ folder: TemporaryFolder, signals: Int, signal: Int32 = SIGINT) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = SluiceBinary.executable
         process.arguments = ["apply", "runbook.yaml", "--yes"]
@@ -247,16 +247,17 @@ struct CrashResumeRollbackTests {
         try process.run()
         for _ in 0..<400 where !read(folder, "log").contains("started web1") { usleep(10_000) }
         for _ in 0..<signals {
-            kill(process.processIdentifier, SIGINT)
+            kill(process.processIdentifier, signal)
             usleep(200_000)
         }
         process.waitUntilExit()
         return (process.terminationStatus, read(folder, "apply.out"), read(folder, "apply.err"))
     }
 
-    @Test func oneCtrlCLetsTheRunningStepFinishStartsNothingElseAndRollsBack() throws {
+    @Test(arguments: [SIGINT, SIGTERM])
+    func oneCtrlCOrSIGTERMLetsTheRunningStepFinishStartsNothingElseAndRollsBack(signal: Int32) throws {
         let folder = try Self.slowWorld()
-        let result = try Self.applyInterrupted(folder, signals: 1)
+        let result = try Self.applyInterrupted(folder, signals: 1, signal: signal)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stderr.contains("stopping: no new step starts"))
         #expect(Self.lines(folder) == ["pause", "started web1", "done web1", "undo web1", "resume"])
@@ -274,6 +275,38 @@ struct CrashResumeRollbackTests {
         #expect(Self.lines(folder) == ["pause", "started web1", "undo web1", "resume"])
         #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
         #expect(Self.read(folder, "web2/app.conf") == "version = 1\n")
+        #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
+    }
+
+    @Test func aHaltedRunIsResumedOrRolledBackFromItsJournal() throws {
+        // web3's migrate fails in the middle stage; with on_failure: halt the run keeps its state.
+        let folder = try Self.world()
+        try folder.write("runbook.yaml", Self.read(folder, "runbook.yaml").replacingOccurrences(
+            of: "rollout:\n", with: "rollout:\n  on_failure: halt\n"))
+        try folder.write("fail-web3", "")
+        try folder.write("step.sh", Self.read(folder, "step.sh").replacingOccurrences(
+            of: "[ \"$1\" != check ]", with: "[ \"$1 $2\" != \"migrate web3\" ] || [ ! -e fail-web3 ] || exit 1\n[ \"$1\" != check ]"),
+            executable: true)
+        let halted = try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder)
+        #expect(halted.status == 1, "\(halted.stdout)\(halted.stderr)")
+        #expect(halted.stdout.contains("halted"))
+        let run = try Self.onlyRunID(folder)
+        let crashed = folder.url.appendingPathExtension("halted")
+        try Self.copy(folder.url, to: crashed)
+        defer { try? FileManager.default.removeItem(at: crashed) }
+
+        // Resumed after the cause is fixed: web3 was rolled back when it failed and stays so
+        // (the threshold still counts it), so the run stops again and keeps its state.
+        try FileManager.default.removeItem(at: folder.url.appendingPathComponent("fail-web3"))
+        let resumed = try Self.sluice(["resume", run, "--yes"], in: folder)
+        #expect(resumed.status == 1, "\(resumed.stdout)\(resumed.stderr)")
+        #expect(resumed.stdout.contains("halted"), "\(resumed.stdout)")
+
+        // Rolled back instead, from the halted state: every target is as before.
+        try Self.copy(crashed, to: folder.url)
+        let rolledBack = try Self.sluice(["rollback", run], in: folder)
+        #expect(rolledBack.status == 0, "\(rolledBack.stdout)\(rolledBack.stderr)")
+        for target in Self.targets { #expect(Self.read(folder, "\(target)/app.conf") == "version = 1\n") }
         #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
     }
 }
