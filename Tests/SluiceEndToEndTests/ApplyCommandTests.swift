@@ -188,7 +188,7 @@ extension ApplyCommandTests {
         let result = try Self.apply(folder)
         // Then it is refused before anything changed, naming the holder and the ways out
         #expect(result.status == 4, "\(result.stdout)\(result.stderr)")
-        #expect(result.stderr.contains("held by r-20261121-083015-beef (\(holderAlive ? "live" : "stale")"))
+        #expect(result.stderr.contains("held by r-20261121-083015-beef (\(holderAlive ? "live" : "interrupted: its runner is gone")"))
         #expect(result.stderr.contains("sluice unlock TARGET --reason TEXT"))
         #expect(Self.read(folder, "web1/app.conf") == "version = 1\n")
         #expect(Self.read(folder, "log") == nil)
