@@ -62,6 +62,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The quickstart's demo service: a small HTTP server on 127.0.0.1 (Scripts/quickstart.sh).
+        .executableTarget(
+            name: "sluice-demo",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Helper for the audit store's multi-process tests and its benchmark (Scripts/bench-audit.sh).
         .executableTarget(
             name: "sluice-store-bench",
@@ -93,7 +102,7 @@ let package = Package(
         ),
         // Runs the built `sluice` binary (and the store's bench helper) as an operator would;
         // NIO serves the webhooks that `apply` notifies.
-        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice", "sluice-store-bench", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice", "sluice-store-bench", "sluice-demo", "SluiceTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
