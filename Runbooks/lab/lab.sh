@@ -58,6 +58,13 @@ redis_port=${OPS_REDIS_PORT:-6390}
 redis_pass=${OPS_REDIS_PASSWORD-lab-cache-secret}
 if [ "$redis_pass" = "-" ]; then redis_pass=; fi
 
+# alive PID: whether PID is a running process; a zombie (exited, not yet reaped by init) is not.
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 0
+    [ "$state" != Z ]
+}
+
 # write_new FILE: write standard input to FILE unless it exists.
 write_new() {
     if [ -e "$1" ]; then cat >/dev/null; else cat > "$1"; fi
@@ -167,10 +174,10 @@ down)
     done
     if [ -s "$root/redis/redis.pid" ]; then
         pid=$(tr -dc '0-9' < "$root/redis/redis.pid")
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        if [ -n "$pid" ] && alive "$pid"; then
             kill -TERM "$pid"
             i=0
-            while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+            while alive "$pid" && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
             say "stopped redis (pid $pid)"
         fi
         rm -f "$root/redis/redis.pid"
