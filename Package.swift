@@ -103,6 +103,9 @@ let package = Package(
         // Runs the built `sluice` binary (and the store's bench helper) as an operator would;
         // NIO serves the webhooks that `apply` notifies.
         .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice", "sluice-store-bench", "sluice-demo", "SluiceTestSupport"]),
+        // Runs the example runbooks with the built `sluice` against real nginx and redis on
+        // 127.0.0.1 (Runbooks/lab/lab.sh), each with its incident's fault injected.
+        .testTarget(name: "SluiceIntegrationTests", dependencies: ["sluice"]),
     ],
     swiftLanguageModes: [.v6]
 )

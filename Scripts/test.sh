@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: unit, adapter and end-to-end. The one command CI runs.
+# Runs every test: unit, adapter, end-to-end and integration. The one command CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,8 +9,11 @@ if [ ! -f /usr/include/sqlite3.h ]; then
     if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev; else sudo apt-get install -y libsqlite3-dev; fi
 fi
 
+# The integration tests run the example runbooks against real nginx and redis: install them when
+# missing. A failure here does not stop the other tests; the integration tests then fail, saying why.
+Scripts/integration-setup.sh || echo "test.sh: Scripts/integration-setup.sh failed; the integration tests will fail" >&2
+
 swift build --build-tests
 # One test at a time: the tests use real processes, real timeouts, real servers and fsync, and on
 # a 2-core machine tests that wait on child processes would starve the timers of the others.
-# Serial, the whole suite takes well under a minute.
 swift test --skip-build --no-parallel "$@"

@@ -8,7 +8,10 @@
 #        lab.sh env ROOT     print the environment the runbooks expect
 # Environment: OPS_REDIS_PORT (default 6390), OPS_REDIS_PASSWORD (default lab-cache-secret;
 #              set it empty or "-" for a redis without a password),
-#              OPS_LOGIN_PROBE_PASSWORD (default lab-probe), NGINX_BIN, LAB_SKIP_REDIS=1.
+#              OPS_LOGIN_PROBE_PASSWORD (default lab-probe), NGINX_BIN, LAB_SKIP_REDIS=1,
+#              LAB_TARGETS="ap01-a ap01-b ..." (bring up only these instances; default all),
+#              LAB_PORT_OFFSET=N (add N to every instance's port, so that several labs can run
+#              on one host; the runbooks' urls must then be shifted by the same N).
 # Needs nginx (with the ssl module); redis-server for the loan runbook.
 #
 # Every nginx instance gets ROOT/nginx/NAME/conf/nginx.conf listening on its target's port:
@@ -50,13 +53,32 @@ relay-02 8112 relay
 relay-03 8113 relay
 "
 
-[ $# -eq 2 ] || { sed -n '2,23p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,26p' "$0" >&2; exit 2; }
 action=$1; root=$2
 mkdir -p "$root"
 root=$(cd "$root" && pwd)
+offset=${LAB_PORT_OFFSET:-0}
+case $offset in ''|*[!0-9]*) die "LAB_PORT_OFFSET '$offset' is not a number" ;; esac
+only=${LAB_TARGETS:-}
+for name in $only; do
+    echo "$TARGETS" | grep -q "^$name " || die "LAB_TARGETS names '$name', which is not a lab instance"
+done
+# wanted NAME: whether NAME is one of the instances to bring up.
+wanted() {
+    [ -z "$only" ] && return 0
+    case " $only " in *" $1 "*) return 0 ;; esac
+    return 1
+}
 redis_port=${OPS_REDIS_PORT:-6390}
 redis_pass=${OPS_REDIS_PASSWORD-lab-cache-secret}
 if [ "$redis_pass" = "-" ]; then redis_pass=; fi
+
+# alive PID: whether PID is a running process; a zombie (exited, not yet reaped by init) is not.
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 0
+    [ "$state" != Z ]
+}
 
 # write_new FILE: write standard input to FILE unless it exists.
 write_new() {
@@ -131,6 +153,9 @@ case $action in
 up)
     echo "$TARGETS" | while read -r name port role; do
         [ -n "$name" ] || continue
+        wanted "$name" || continue
+        port=$((port + offset))
+        [ "$port" -le 65535 ] || die "LAB_PORT_OFFSET $offset puts $name on port $port, above 65535"
         make_instance "$name" "$port" "$role"
         "$ctl" start "$root/nginx/$name"
     done
@@ -167,10 +192,10 @@ down)
     done
     if [ -s "$root/redis/redis.pid" ]; then
         pid=$(tr -dc '0-9' < "$root/redis/redis.pid")
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        if [ -n "$pid" ] && alive "$pid"; then
             kill -TERM "$pid"
             i=0
-            while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+            while alive "$pid" && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
             say "stopped redis (pid $pid)"
         fi
         rm -f "$root/redis/redis.pid"

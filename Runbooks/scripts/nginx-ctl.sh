@@ -39,10 +39,18 @@ pid_file=$(sed -n 's/^[[:space:]]*pid[[:space:]][[:space:]]*\([^;[:space:]]*\)[[
 [ -n "$pid_file" ] || pid_file=logs/nginx.pid
 case $pid_file in /*) ;; *) pid_file=$prefix/$pid_file ;; esac
 
+# alive PID: whether PID is a running process. A zombie (exited, not yet reaped by its parent,
+# which for a daemon is init, and some container inits reap only now and then) is not.
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 0
+    [ "$state" != Z ]
+}
+
 master_pid() {
     [ -s "$pid_file" ] || return 1
     p=$(tr -dc '0-9' < "$pid_file")
-    [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
+    [ -n "$p" ] && alive "$p" || return 1
     printf '%s\n' "$p"
 }
 
@@ -79,12 +87,12 @@ stop() {
     kill -QUIT "$pid" 2>/dev/null || true
     limit=$(( ${NGINX_STOP_TIMEOUT:-20} * 5 ))
     i=0
-    while kill -0 "$pid" 2>/dev/null; do
+    while alive "$pid"; do
         if [ $i -ge "$limit" ]; then
             say "nginx $prefix (pid $pid) did not stop gracefully; sending TERM"
             kill -TERM "$pid" 2>/dev/null || true
             sleep 2
-            if kill -0 "$pid" 2>/dev/null; then die "nginx $prefix (pid $pid) does not stop"; fi
+            if alive "$pid"; then die "nginx $prefix (pid $pid) does not stop"; fi
             break
         fi
         sleep 0.2; i=$((i + 1))

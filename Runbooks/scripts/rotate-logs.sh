@@ -18,7 +18,13 @@ case $run in ''|*/*|.|..) die "bad run id '$run'" ;; esac
 case $keep in ''|*[!0-9]*) die "KEEP '$keep' is not a number" ;; esac
 logs=$prefix/logs
 [ -d "$logs" ] || die "$logs does not exist"
-if [ -s "$logs/nginx.pid" ] && kill -0 "$(tr -dc '0-9' < "$logs/nginx.pid")" 2>/dev/null; then
+# alive PID: whether PID is a running process; a zombie (exited, not yet reaped) is not.
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 0
+    [ "$state" != Z ]
+}
+if [ -s "$logs/nginx.pid" ] && alive "$(tr -dc '0-9' < "$logs/nginx.pid")"; then
     die "nginx $prefix is running; stop it before rotating its logs"
 fi
 

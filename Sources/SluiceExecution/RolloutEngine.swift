@@ -360,14 +360,18 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
-    /// Repeats the stage's health steps on its healthy targets until the bake time is over.
+    /// Repeats the stage's health steps on its healthy targets until the bake time is over, or
+    /// until the rollout stops meanwhile (a guard failed, the operator asked): then at once, so
+    /// that the rollback does not wait out the bake, nor have its targets probed while undone.
     private func bake(_ run: Run, stage: Int) async -> Bool {
         guard let bake = run.plan.stages[stage].bake.flatMap(RunbookDuration.parse) else { return true }
         let deadline = clock.now.advanced(by: bake)
         let members = run.targets.indices.filter { run.targets[$0].stage == stage }
+        let stillBaking = { run.activeStage.withLock { $0 } == stage }
         repeat {
             for target in members {
                 for step in run.targets[target].target.steps where step.applies && step.health != nil {
+                    guard stillBaking() else { return true }  // the machine no longer waits for this answer
                     let context = run.context(target: target, step: step.name, mode: run.mode)
                     let outcome = await executor.run(step, in: context)
                     if !outcome.succeeded {
@@ -378,7 +382,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             }
             let left = clock.now.duration(to: deadline)
             if left > .zero { try? await clock.sleep(for: min(.seconds(1), left)) }
-        } while clock.now < deadline
+        } while clock.now < deadline && stillBaking()
         return true
     }
 
