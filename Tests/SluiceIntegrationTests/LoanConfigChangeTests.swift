@@ -9,10 +9,14 @@ struct LoanConfigChangeTests {
     static let targets = ["ap01-a", "ap01-b", "ap02-a", "ap02-b"]
     static let policyFile = "conf/locations/loan-policy.conf"
 
-    /// The lab's timings (bake 2s, not 20s), then the approval the runbook requires, by someone
-    /// other than the one applying (without it apply refuses: the success test checks that first).
+    /// The lab's timings (bake 2s, not 20s).
     static func prepare(_ lab: Lab) throws {
         try lab.edit("loan-config-change.yaml", replacing: "      bake: 20s", with: "      bake: 2s")
+    }
+
+    /// The approval the runbook requires, of its content as it now is, by someone other than the
+    /// one applying (without it apply refuses: the success test checks that first).
+    static func approve(_ lab: Lab) throws {
         let approved = try lab.sluice(["approve", "loan-config-change.yaml", "--by", "reviewer", "--comment", "integration test"])
         #expect(approved.status == 0, "\(approved.output)")
     }
@@ -26,7 +30,8 @@ struct LoanConfigChangeTests {
             try Self.prepare(lab)
             #expect(try lab.redis("GET", "loan-policy:ap02-b:rates") == "2026.10-r1")
 
-            // When it is applied, looking at the batch queue while it runs
+            // When it is approved and applied, looking at the batch queue while it runs
+            try Self.approve(lab)
             let heldBy = LockedBox<String?>(nil)
             let result = try lab.sluice(["apply", "loan-config-change.yaml", "--yes"]) {
                 if let holder = try? lab.redis("GET", "batch:loan-batch:paused"), !holder.isEmpty { heldBy.value = holder }
@@ -72,7 +77,8 @@ struct LoanConfigChangeTests {
             let before = Dictionary(uniqueKeysWithValues: Self.targets.map { ($0, lab.file($0, Self.policyFile)) })
             let pids = Dictionary(uniqueKeysWithValues: Self.targets.map { ($0, lab.masterPID($0)) })
 
-            // When it is applied
+            // When it is approved (the mistake is not visible to a reviewer either) and applied
+            try Self.approve(lab)
             let result = try lab.sluice(["apply", "loan-config-change.yaml", "--yes"])
 
             // Then the canary fails its health gate and the run is rolled back
