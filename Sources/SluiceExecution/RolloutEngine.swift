@@ -14,6 +14,10 @@ public struct RunEvent: Sendable, Equatable {
     public var duration: Duration?
     /// `command` (as shown, secrets masked), `output` (the end of it, redacted), `reason`, ...
     public var detail: [String: String]
+    /// Whether the recorder may make this event durable with the next one instead of on its own:
+    /// set only where another event follows at once (a step that succeeded and is not its
+    /// target's last), so that what the store shows never lags behind the run for long.
+    public var mayWaitForNextEvent = false
 
     public init(
         _ kind: String, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil,
@@ -258,7 +262,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 }
             }
         }
-        await note(Self.finished("step.finished", outcome, target: planned.name, stage: stage, step: plannedStep.name))
+        var finished = Self.finished("step.finished", outcome, target: planned.name, stage: stage, step: plannedStep.name)
+        // The target's next step.started follows at once and carries this event with it.
+        finished.mayWaitForNextEvent = outcome.succeeded && run.shape.steps[target].last != step
+        await note(finished)
         return .stepFinished(target: target, step: step, succeeded: outcome.succeeded)
     }
 

@@ -7,11 +7,12 @@ import Synchronization
 /// Records a run's events and file backups in the audit store, and shows each event as it is
 /// recorded, and the commands' output as it arrives.
 ///
-/// `step.finished` is not made durable on its own: it joins the transaction of the next event
-/// (usually the next `step.started`, which must be durable before its command runs anyway), or
-/// of ``flush()``. That halves the fsyncs of a rollout. A crash in between loses only the news
-/// that a step finished, so the step is in doubt and `resume` runs it again, as it must for
-/// any step that was running when the runner died.
+/// A `step.finished` the engine marks ``RunEvent/mayWaitForNextEvent`` (a step that succeeded
+/// and is not its target's last) is not made durable on its own: it joins the transaction of the
+/// next event (usually the target's next `step.started`, which must be durable before its command
+/// runs anyway), or of ``flush()``. That halves the fsyncs of a rollout. A crash in between loses
+/// only the news that a step finished, so the step is in doubt and `resume` runs it again, as it
+/// must for any step that was running when the runner died.
 final class AuditRunRecorder: RunRecorder {
     let journal: RunJournal
     let show: @Sendable (RunEvent) -> Void
@@ -40,7 +41,7 @@ final class AuditRunRecorder: RunRecorder {
             EventKind(rawValue: event.kind), target: event.target, stage: event.stage, step: event.step, status: event.status,
             exitCode: event.exitCode.map(Int.init), durationMilliseconds: event.duration.map { Int64($0.timeInterval * 1000) },
             detail: detail)
-        if event.kind == EventKind.stepFinished.rawValue {
+        if event.mayWaitForNextEvent {
             unwritten.withLock { $0.append(draft) }
         } else {
             try await journal.record(contentsOf: unwritten.withLock { drafts in
