@@ -119,6 +119,11 @@ struct RolloutEngineTests {
         }
         // Every step was recorded as started before it finished, and each file's backup was kept.
         #expect(recorder.lines(["step.started"]).count == 12)
+        // A step.finished may wait for the next event to become durable only when the target's
+        // next step follows at once: never for a target's last step (it may be followed by a bake).
+        let finished = recorder.events.filter { $0.kind == "step.finished" }
+        #expect(finished.filter(\.mayWaitForNextEvent).count == 9)
+        #expect(!finished.contains { $0.step == "refresh" && $0.mayWaitForNextEvent })
         #expect(recorder.backups.map(\.content) == Array(repeating: Data("version = 1\n".utf8), count: 3))
     }
 
