@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SluiceAudit
 
 /// Options every subcommand that touches the audit store or acts on someone's behalf shares.
 struct StoreOptions: ParsableArguments {
@@ -15,6 +16,19 @@ struct StoreOptions: ParsableArguments {
             return fromEnvironment
         }
         return FileManager.default.currentDirectoryPath + "/.sluice/audit.sqlite"
+    }
+}
+
+extension StoreOptions {
+    /// Opens the store, creating it if needed; when it cannot be opened, says why and exits with
+    /// `status` (apply's 4: refused, nothing changed; 1 for the commands that only record).
+    func openStore(failingWith status: Int32) throws -> AuditStore {
+        do {
+            return try AuditStore(path: resolvedStorePath)
+        } catch {
+            Console.fail("\(error)")
+            throw ExitCode(status)
+        }
     }
 }
 

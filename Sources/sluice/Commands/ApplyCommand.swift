@@ -61,13 +61,7 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        let store: AuditStore
-        do {
-            store = try AuditStore(path: storeOptions.resolvedStorePath)
-        } catch {
-            Console.fail("\(error)")
-            throw ExitCode(4)
-        }
+        let store = try storeOptions.openStore(failingWith: 4)
         let actor = actorOptions.resolvedActor
         try await refuseIfNotAllowed(planned, runbook: runbookValue, store: store, actor: actor)
         try Self.confirm(planned, yes: yes, verb: "Apply")

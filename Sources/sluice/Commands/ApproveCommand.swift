@@ -44,13 +44,7 @@ struct ApproveCommand: AsyncParsableCommand {
         // Approving needs no secret values, and the approver may not have them; when they can be
         // read, a comment that quotes one is still redacted.
         let redactor = (try? runbookValue.resolveVariables(environment: ProcessInfo.processInfo.environment))?.redactor ?? .none
-        let store: AuditStore
-        do {
-            store = try AuditStore(path: storeOptions.resolvedStorePath)
-        } catch {
-            Console.fail("\(error)")
-            throw ExitCode(1)
-        }
+        let store = try storeOptions.openStore(failingWith: 1)
         let actor = actorOptions.resolvedActor
         let approver = by.trimmingCharacters(in: .whitespaces)
         let recorded = try await store.recordApproval(

@@ -83,13 +83,7 @@ struct PlanCommand: AsyncParsableCommand {
     /// Records the plan as a run of mode `plan` with a `plan.recorded` event (and, for a plan
     /// saved with `--out`, a copy of it), and looks up approvals.
     private func record(_ plan: Plan, summary: PlanSummary, saved: Data?, runbook: Runbook, runID: RunID, redactor: Redactor) async throws -> ApprovalStatus {
-        let store: AuditStore
-        do {
-            store = try AuditStore(path: storeOptions.resolvedStorePath)
-        } catch {
-            Console.fail("\(error)")
-            throw ExitCode(1)
-        }
+        let store = try storeOptions.openStore(failingWith: 1)
         let actor = actorOptions.resolvedActor
         try await store.createRun(RunbookInputs.runRecord(
             runID, of: runbook, mode: .plan, actor: actor, contentHash: plan.content.hash, startedAt: plan.createdAt))
