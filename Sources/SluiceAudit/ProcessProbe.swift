@@ -25,4 +25,10 @@ public enum ProcessProbe {
         guard pid > 0 else { return false }
         return kill(pid, 0) == -1 && errno == ESRCH
     }
+
+    /// Whether process `pid` of `host` is certainly gone: answerable only for this host (another
+    /// host's processes cannot be checked from here, so for them the answer is false).
+    public static func isGone(pid: Int32, onHost host: String) -> Bool {
+        host == hostName && isGone(pid: pid)
+    }
 }

@@ -79,8 +79,10 @@ enum RunnerState: Equatable {
     init(of run: RunRecord, locks: [TargetLock], store: AuditStore) {
         if let outcome = run.outcome {
             self = .finished(outcome)
+        } else if ProcessProbe.isGone(pid: run.pid, onHost: run.host) {
+            self = .gone
         } else if run.host == ProcessProbe.hostName {
-            self = ProcessProbe.isGone(pid: run.pid) ? .gone : .running
+            self = .running
         } else {
             // Another host's process cannot be checked from here: its locks' heartbeat decides.
             let held = locks.filter { $0.runID == run.id }

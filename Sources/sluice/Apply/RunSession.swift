@@ -29,7 +29,7 @@ struct RunSession {
             let holders = Set(conflicts.map { conflict in
                 // A holder on this host whose process is gone is interrupted, however fresh its
                 // last heartbeat: say so, rather than "live".
-                let gone = conflict.lock.host == ProcessProbe.hostName && ProcessProbe.isGone(pid: conflict.lock.pid)
+                let gone = ProcessProbe.isGone(pid: conflict.lock.pid, onHost: conflict.lock.host)
                 let state = gone ? "interrupted: its runner is gone" : conflict.state.rawValue
                 return "\(conflict.lock.runID) (\(state), on \(conflict.lock.host), pid \(conflict.lock.pid))"
             }).sorted()

@@ -123,6 +123,6 @@ struct PastRun {
                 "host": .string(record.host), "pid": .integer(Int64(record.pid)),
             ])
         }
-        try await store.reopenRun(id, host: ProcessProbe.hostName, pid: getpid())
+        try await store.reopenRun(id, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID)
     }
 }

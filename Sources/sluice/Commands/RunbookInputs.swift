@@ -60,7 +60,7 @@ enum RunbookInputs {
         RunRecord(
             id: id, runbookID: runbook.id, title: runbook.title ?? runbook.id,
             kind: runbook.kind == .maintenance ? .maintenance : .change, mode: mode, actor: actor,
-            host: ProcessInfo.processInfo.hostName, pid: getpid(), contentHash: contentHash, runbookPath: runbook.file,
+            host: ProcessProbe.hostName, pid: ProcessProbe.currentPID, contentHash: contentHash, runbookPath: runbook.file,
             startedAt: Timestamp.format(startedAt))
     }
 }

@@ -57,7 +57,7 @@ struct RunsCommand: AsyncParsableCommand {
     /// runner died is `interrupted` (resume it, roll it back, or unlock its targets).
     static func status(of run: RunRecord) -> String {
         if let outcome = run.outcome { return outcome.rawValue }
-        if run.host == ProcessProbe.hostName, ProcessProbe.isGone(pid: run.pid) { return RunOutcome.interrupted.rawValue }
+        if ProcessProbe.isGone(pid: run.pid, onHost: run.host) { return RunOutcome.interrupted.rawValue }
         return "running"
     }
 }
