@@ -78,10 +78,8 @@ struct ApplyCommand: AsyncParsableCommand {
             _ = try await store.finishRun(runID, outcome: .refused)
             throw ExitCode(4)
         }
-        if overrideWindow, !planned.window.allowsStart {
-            try await journal.record(.windowOverridden, detail: [
-                "reason": .string(reason ?? ""), "window": .string(WindowText.describe(planned.window, runbook: runbookValue, at: planned.createdAt)),
-            ])
+        if overrideWindow {
+            try await Self.recordOverride(of: planned, runbook: runbookValue, reason: reason, in: journal)
         }
         let journalHash = try await RunJournalStore.save(planned, runbook: runbookValue, variables: variables, in: store, runID: runID)
         try await journal.record(.runStarted, detail: [
@@ -95,16 +93,7 @@ struct ApplyCommand: AsyncParsableCommand {
     /// Refuses (exit 4) when the window is closed or a freeze is on, when a required approval is
     /// missing, or when `--plan` is stale.
     private func refuseIfNotAllowed(_ plan: Plan, runbook: Runbook, store: AuditStore, actor: String) async throws {
-        if !plan.window.allowsStart, !overrideWindow {
-            let why = WindowText.describe(plan.window, runbook: runbook, at: plan.createdAt)
-            Console.fail("refused: \(why). Start later (`sluice windows \(runbook.file)` lists the next windows), or pass --override-window --reason TEXT (audited).")
-            throw ExitCode(4)
-        }
-        let approval = try await RunbookInputs.approvalVerdict(of: runbook, content: plan.content, actor: actor, store: store)
-        if let refusal = approval.refusal(runbookID: runbook.id, runbookFile: runbook.file) {
-            Console.fail("refused: \(refusal)")
-            throw ExitCode(4)
-        }
+        try await Self.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: store, actor: actor, overrideWindow: overrideWindow)
         if let planPath = self.plan {
             let saved: Plan
             do {
@@ -144,6 +133,31 @@ struct ApplyCommand: AsyncParsableCommand {
 }
 
 extension ApplyCommand {
+    /// What `apply` and `resume` both refuse (exit 4): a closed window or a freeze, unless
+    /// overridden, and content without the approval the runbook requires.
+    static func refuseOutsideWindowOrUnapproved(
+        _ plan: Plan, runbook: Runbook, store: AuditStore, actor: String, overrideWindow: Bool
+    ) async throws {
+        if !plan.window.allowsStart, !overrideWindow {
+            let why = WindowText.describe(plan.window, runbook: runbook, at: plan.createdAt)
+            Console.fail("refused: \(why). Start later (`sluice windows \(runbook.file)` lists the next windows), or pass --override-window --reason TEXT (audited).")
+            throw ExitCode(4)
+        }
+        let approval = try await RunbookInputs.approvalVerdict(of: runbook, content: plan.content, actor: actor, store: store)
+        if let refusal = approval.refusal(runbookID: runbook.id, runbookFile: runbook.file) {
+            Console.fail("refused: \(refusal)")
+            throw ExitCode(4)
+        }
+    }
+
+    /// Records `window.overridden` when the window did not allow the start.
+    static func recordOverride(of plan: Plan, runbook: Runbook, reason: String?, in journal: RunJournal) async throws {
+        guard !plan.window.allowsStart else { return }
+        try await journal.record(.windowOverridden, detail: [
+            "reason": .string(reason ?? ""), "window": .string(WindowText.describe(plan.window, runbook: runbook, at: plan.createdAt)),
+        ])
+    }
+
     /// Where a file step's new content is written for `validate`: beside the file, so that the
     /// validated content is renamed into place.
     static func validateFile(runID: RunID) -> @Sendable (String, Int, String) -> String {

@@ -13,7 +13,8 @@ struct ResumeCommand: AsyncParsableCommand {
         discussion: """
             Finished steps are skipped; a step that started but never reported finishing runs again, so \
             steps must be safe to repeat. Holds are paused again; preflight does not run again. The runbook \
-            must be the one the run started with, unless --accept-changes --reason TEXT.
+            must be the one the run started with, unless --accept-changes --reason TEXT; the window and the \
+            approval are checked as for apply.
             Exit status: as apply: 0 succeeded; 1 failed; 3 rollback incomplete; 4 refused; 2 invalid runbook.
             """
     )
@@ -97,13 +98,11 @@ struct ResumeCommand: AsyncParsableCommand {
             Console.error("\(error)")
             throw ExitCode(2)
         }
-        if !plan.window.allowsStart, !overrideWindow {
-            Console.fail("refused: \(WindowText.describe(plan.window, runbook: runbook, at: plan.createdAt)). Resume later, or pass --override-window --reason TEXT (audited).")
-            throw ExitCode(4)
-        }
+        let actor = actorOptions.resolvedActor
+        // Resuming applies the rest of the change: the same gates as apply.
+        try await ApplyCommand.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: past.store, actor: actor, overrideWindow: overrideWindow)
         try ApplyCommand.confirm(plan, yes: yes, verb: "Resume run \(past.id) of")
 
-        let actor = actorOptions.resolvedActor
         let journal = RunJournal(
             store: past.store, runID: past.id, actor: actor, redactor: variables.redactor,
             observer: WebhookRunObserver(runbook: runbook, redactor: variables.redactor))
@@ -113,8 +112,8 @@ struct ResumeCommand: AsyncParsableCommand {
             throw ExitCode(4)
         }
         try await past.takeOver(journal)
-        if overrideWindow, !plan.window.allowsStart {
-            try await journal.record(.windowOverridden, detail: ["reason": .string(reason ?? "")])
+        if overrideWindow {
+            try await ApplyCommand.recordOverride(of: plan, runbook: runbook, reason: reason, in: journal)
         }
         let journalHash = try await RunJournalStore.save(plan, runbook: runbook, variables: variables, in: past.store, runID: past.id)
         try await journal.record(.runResumed, detail: [
