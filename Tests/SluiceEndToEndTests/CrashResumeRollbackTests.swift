@@ -309,4 +309,70 @@ struct CrashResumeRollbackTests {
         for target in Self.targets { #expect(Self.read(folder, "\(target)/app.conf") == "version = 1\n") }
         #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
     }
+
+    // MARK: Refusals
+
+    @Test func resumeAppliesTheApprovalGateToAcceptedChanges() throws {
+        let folder = try Self.world()
+        try folder.write("runbook.yaml", Self.read(folder, "runbook.yaml").replacingOccurrences(
+            of: "rollout:\n", with: "approval: { required: true }\nrollout:\n"))
+        #expect(try Self.sluice(["approve", "runbook.yaml", "--by", "bob"], in: folder).status == 0)
+        try folder.write("crash-at", "8\n")
+        _ = try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder)
+        let run = try Self.onlyRunID(folder)
+        try folder.write("step.sh", Self.read(folder, "step.sh") + "# changed\n", executable: true)
+
+        let refused = try Self.sluice(["resume", run, "--yes", "--accept-changes", "--reason", "fixed the script"], in: folder)
+        #expect(refused.status == 4)
+        #expect(refused.stderr.contains("approval is required") && refused.stderr.contains("step.sh"), "\(refused.stderr)")
+        #expect(try Self.sluice(["approve", "runbook.yaml", "--by", "bob"], in: folder).status == 0)
+        let resumed = try Self.sluice(["resume", run, "--yes", "--accept-changes", "--reason", "fixed the script"], in: folder)
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+    }
+
+    @Test func resumeWithoutTheRunbookIsRefusedPointingToRollback() throws {
+        let folder = try Self.world()
+        try folder.write("crash-at", "8\n")
+        _ = try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder)
+        let run = try Self.onlyRunID(folder)
+        try FileManager.default.removeItem(at: folder.url.appendingPathComponent("runbook.yaml"))
+        let refused = try Self.sluice(["resume", run, "--yes"], in: folder)
+        #expect(refused.status == 4)
+        #expect(refused.stderr.contains("is gone") && refused.stderr.contains("sluice rollback \(run)"), "\(refused.stderr)")
+    }
+
+    @Test func aJournalChangedInTheStoreIsRefusedAndNothingIsUndone() throws {
+        let folder = try Self.world()
+        #expect(try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder).status == 0)
+        let run = try Self.onlyRunID(folder)
+        // Someone rewrites a rollback command in the journal's row (the row is mutable; the chain is not).
+        let store = folder.url.appendingPathComponent("store/audit.sqlite").path
+        let edit = Process()
+        edit.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        edit.arguments = ["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("UPDATE saved_plans SET plan_json = replace(plan_json, 'undeploy', 'rm -rf') WHERE id = ?", ("journal-" + sys.argv[2],))
+            db.commit()
+            """, store, run]
+        try edit.run()
+        edit.waitUntilExit()
+        try #require(edit.terminationStatus == 0)
+        let before = Self.lines(folder)
+
+        let refused = try Self.sluice(["rollback", run], in: folder)
+        #expect(refused.status == 4)
+        #expect(refused.stderr.contains("was changed after it was recorded"), "\(refused.stderr)")
+        #expect(Self.lines(folder) == before)
+        #expect(Self.read(folder, "web1/app.conf") == "version = 2\n")
+    }
+
+    @Test func aDryRunIsNotRolledBack() throws {
+        let folder = try Self.world()
+        let plan = try Self.sluice(["plan", "runbook.yaml"], in: folder)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let refused = try Self.sluice(["rollback", try Self.onlyRunID(folder)], in: folder)
+        #expect(refused.status == 4)
+        #expect(refused.stderr.contains("was a dry run"), "\(refused.stderr)")
+    }
 }
