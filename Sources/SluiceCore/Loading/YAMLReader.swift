@@ -291,8 +291,9 @@ final class SourceLines {
 }
 
 /// RFC 3339 times, as windows and freezes are written.
-enum RFC3339 {
-    static func parse(_ text: String) -> Date? {
+/// RFC 3339 times with a zone, with or without fractional seconds.
+public enum RFC3339 {
+    public static func parse(_ text: String) -> Date? {
         let plain = ISO8601DateFormatter()
         plain.formatOptions = [.withInternetDateTime]
         if let date = plain.date(from: text) { return date }

@@ -23,7 +23,7 @@ enum RunJournalStore {
     /// they come from.
     static func open(_ runID: RunID, in store: AuditStore, events: [RecordedEvent]) async throws -> (plan: Plan, redactor: Redactor) {
         guard let saved = try await store.plan(id: id(of: runID)) else {
-            throw JournalProblem("run \(runID) has no journal in the store (it changed nothing, or it ran before journals were kept)")
+            throw JournalProblem("run \(runID) has no journal in the store (it changed nothing, or it ran before journals were kept); undo what `sluice show \(runID)` lists by hand, then free its targets with `sluice unlock TARGET --reason TEXT`")
         }
         // The chain records the journal's hash when the run started (and again when a resume
         // accepted a changed runbook): a journal edited since does not match the last one.

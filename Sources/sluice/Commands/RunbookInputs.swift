@@ -3,7 +3,8 @@ import Foundation
 import SluiceAudit
 import SluiceCore
 
-/// What `plan` and `apply` both start with: a valid runbook, its variables' values, a run row.
+/// What the commands that read a runbook start with (plan, apply, resume, approve, windows): a
+/// valid runbook, its variables' values, a run row, the approval verdict.
 enum RunbookInputs {
     /// Loads and validates the runbook at `path`, printing every diagnostic; exits 2 when it is
     /// invalid.

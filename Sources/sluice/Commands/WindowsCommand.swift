@@ -36,7 +36,7 @@ struct WindowsCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1.") }
-        if let from, Self.parseTime(from) == nil {
+        if let from, RFC3339.parse(from) == nil {
             throw ValidationError("--from must be an RFC 3339 time with a zone, such as 2026-11-21T08:00:00Z, not `\(from)`.")
         }
     }
@@ -44,7 +44,7 @@ struct WindowsCommand: AsyncParsableCommand {
     func run() async throws {
         let style = TerminalStyle(enabled: output.useColor)
         let runbookValue = try RunbookInputs.load(runbook, calendar: calendarOptions, style: style)
-        let now = from.flatMap(Self.parseTime) ?? Date()
+        let now = from.flatMap(RFC3339.parse) ?? Date()
         let calendar = WindowCalendar(runbook: runbookValue)
         let report = WindowsReport(
             runbook: runbookValue, now: now, verdict: calendar.verdict(at: now),
@@ -54,14 +54,6 @@ struct WindowsCommand: AsyncParsableCommand {
         } else {
             Console.write(report.text(style: style))
         }
-    }
-
-    static func parseTime(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        if let date = plain.date(from: text) { return date }
-        plain.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return plain.date(from: text)
     }
 }
 
