@@ -39,10 +39,12 @@ enum RunbookInputs {
 
     /// Whether the store's approvals let `actor` apply `content` of `runbook`.
     static func approvalVerdict(of runbook: Runbook, content: ContentDigest, actor: String, store: AuditStore) async throws -> ApprovalVerdict {
+        guard runbook.approval.required else { return .notRequired }
         let approvers = try await store.approvals(runbookID: runbook.id, contentHash: content.hash).map(\.approver)
-        let latest = try await store.latestApproval(runbookID: runbook.id).map { record in
+        // The latest approval of other content matters only when this content has none.
+        let latest = approvers.isEmpty ? try await store.latestApproval(runbookID: runbook.id).map { record in
             PriorApproval(approver: record.approver, approvedAt: record.approvedAt, contentHash: record.contentHash, digest: record.digest)
-        }
+        } : nil
         return ApprovalGate.evaluate(runbook.approval, actor: actor, content: content, approversOfContent: approvers, latest: latest)
     }
 
