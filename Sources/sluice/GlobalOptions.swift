@@ -32,6 +32,31 @@ extension StoreOptions {
     }
 }
 
+/// What starts a change (`apply` and `resume`): confirmation, the window override and its
+/// reason, and JSON output.
+struct StartOptions: ParsableArguments {
+    @Flag(name: .long, help: "Do not ask for confirmation (required when standard input is not a terminal).")
+    var yes = false
+
+    @Flag(name: .long, help: "Start even outside the window or during a freeze (needs --reason; audited).")
+    var overrideWindow = false
+
+    @Option(name: .long, help: ArgumentHelp("Why the window is overridden (or, for resume, changes accepted); recorded.", valueName: "text"))
+    var reason: String?
+
+    @Flag(name: .long, help: "Print each event as a JSON line instead of progress lines.")
+    var json = false
+
+    /// Whether a reason that says something was given.
+    var hasReason: Bool { !(reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty }
+
+    func validate() throws {
+        if overrideWindow, !hasReason {
+            throw ValidationError("--override-window needs --reason TEXT saying why; it is recorded in the audit store.")
+        }
+    }
+}
+
 /// Who is acting: `--as`, else `$SLUICE_USER`, else the login name.
 struct ActorOptions: ParsableArguments {
     @Option(name: .customLong("as"), help: ArgumentHelp(

@@ -22,28 +22,11 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Refuse unless the runbook and its files are exactly as when this plan was saved.", valueName: "plan"))
     var plan: String?
 
-    @Flag(name: .long, help: "Do not ask for confirmation (required when standard input is not a terminal).")
-    var yes = false
-
-    @Flag(name: .long, help: "Start even outside the window or during a freeze (needs --reason; audited).")
-    var overrideWindow = false
-
-    @Option(name: .long, help: ArgumentHelp("Why the window is overridden.", valueName: "text"))
-    var reason: String?
-
-    @Flag(name: .long, help: "Print each event as a JSON line instead of progress lines.")
-    var json = false
-
+    @OptionGroup var start: StartOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var actorOptions: ActorOptions
     @OptionGroup var calendarOptions: CalendarOptions
     @OptionGroup var output: OutputOptions
-
-    func validate() throws {
-        if overrideWindow, (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
-            throw ValidationError("--override-window needs --reason TEXT saying why; it is recorded in the audit store.")
-        }
-    }
 
     func run() async throws {
         let style = TerminalStyle(enabled: output.useColor)
@@ -64,22 +47,22 @@ struct ApplyCommand: AsyncParsableCommand {
         let store = try storeOptions.openStore(failingWith: 4)
         let actor = actorOptions.resolvedActor
         try await refuseIfNotAllowed(planned, runbook: runbookValue, store: store, actor: actor)
-        try Self.confirm(planned, yes: yes, verb: "Apply")
+        try Self.confirm(planned, yes: start.yes, verb: "Apply")
 
         try await store.createRun(RunbookInputs.runRecord(
             runID, of: runbookValue, mode: .apply, actor: actor, contentHash: content.hash, startedAt: planned.createdAt))
         let journal = RunJournal(
             store: store, runID: runID, actor: actor, redactor: variables.redactor,
             observer: WebhookRunObserver(runbook: runbookValue, redactor: variables.redactor))
-        let session = RunSession(store: store, journal: journal, plan: planned, style: style, json: json)
+        let session = RunSession(store: store, journal: journal, plan: planned, style: style, json: start.json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
             try await journal.record(.runFinished, status: RunOutcome.refused.rawValue, detail: ["reason": "targets locked by another run"])
             _ = try await store.finishRun(runID, outcome: .refused)
             throw ExitCode(4)
         }
-        if overrideWindow {
-            try await Self.recordOverride(of: planned, runbook: runbookValue, reason: reason, in: journal)
+        if start.overrideWindow {
+            try await Self.recordOverride(of: planned, runbook: runbookValue, reason: start.reason, in: journal)
         }
         let journalHash = try await RunJournalStore.save(planned, runbook: runbookValue, variables: variables, in: store, runID: runID)
         try await journal.record(.runStarted, detail: [
@@ -93,7 +76,7 @@ struct ApplyCommand: AsyncParsableCommand {
     /// Refuses (exit 4) when the window is closed or a freeze is on, when a required approval is
     /// missing, or when `--plan` is stale.
     private func refuseIfNotAllowed(_ plan: Plan, runbook: Runbook, store: AuditStore, actor: String) async throws {
-        try await Self.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: store, actor: actor, overrideWindow: overrideWindow)
+        try await Self.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: store, actor: actor, overrideWindow: start.overrideWindow)
         if let planPath = self.plan {
             let saved: Plan
             do {

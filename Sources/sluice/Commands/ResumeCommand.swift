@@ -25,30 +25,15 @@ struct ResumeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Resume even though the runbook or its files changed since the run started (needs --reason; audited).")
     var acceptChanges = false
 
-    @Flag(name: .long, help: "Resume even outside the window or during a freeze (needs --reason; audited).")
-    var overrideWindow = false
-
-    @Option(name: .long, help: ArgumentHelp("Why changes are accepted or the window is overridden.", valueName: "text"))
-    var reason: String?
-
-    @Flag(name: .long, help: "Do not ask for confirmation (required when standard input is not a terminal).")
-    var yes = false
-
-    @Flag(name: .long, help: "Print each event as a JSON line instead of progress lines.")
-    var json = false
-
+    @OptionGroup var start: StartOptions
     @OptionGroup var calendarOptions: CalendarOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var actorOptions: ActorOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        let hasReason = !(reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty
-        if acceptChanges, !hasReason {
+        if acceptChanges, !start.hasReason {
             throw ValidationError("--accept-changes needs --reason TEXT saying why; it is recorded in the audit store.")
-        }
-        if overrideWindow, !hasReason {
-            throw ValidationError("--override-window needs --reason TEXT saying why; it is recorded in the audit store.")
         }
     }
 
@@ -100,25 +85,25 @@ struct ResumeCommand: AsyncParsableCommand {
         }
         let actor = actorOptions.resolvedActor
         // Resuming applies the rest of the change: the same gates as apply.
-        try await ApplyCommand.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: past.store, actor: actor, overrideWindow: overrideWindow)
-        try ApplyCommand.confirm(plan, yes: yes, verb: "Resume run \(past.id) of")
+        try await ApplyCommand.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: past.store, actor: actor, overrideWindow: start.overrideWindow)
+        try ApplyCommand.confirm(plan, yes: start.yes, verb: "Resume run \(past.id) of")
 
         let journal = RunJournal(
             store: past.store, runID: past.id, actor: actor, redactor: variables.redactor,
             observer: WebhookRunObserver(runbook: runbook, redactor: variables.redactor))
-        let session = RunSession(store: past.store, journal: journal, plan: plan, style: style, json: json)
+        let session = RunSession(store: past.store, journal: journal, plan: plan, style: style, json: start.json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
             throw ExitCode(4)
         }
         try await past.takeOver(journal)
-        if overrideWindow {
-            try await ApplyCommand.recordOverride(of: plan, runbook: runbook, reason: reason, in: journal)
+        if start.overrideWindow {
+            try await ApplyCommand.recordOverride(of: plan, runbook: runbook, reason: start.reason, in: journal)
         }
         let journalHash = try await RunJournalStore.save(plan, runbook: runbook, variables: variables, in: past.store, runID: past.id)
         try await journal.record(.runResumed, detail: [
             "was": .string(past.state), "content_hash": .string(content.hash), "journal_sha256": .string(journalHash),
-            "accepted_changes": .array(changes.map(JSONValue.string)), "reason": .string(acceptChanges ? reason ?? "" : ""),
+            "accepted_changes": .array(changes.map(JSONValue.string)), "reason": .string(acceptChanges ? start.reason ?? "" : ""),
         ])
         let inDoubt = progress.targets.sorted { $0.key < $1.key }.flatMap { target, recorded in
             recorded.failed || recorded.rolledBack ? [] : recorded.inDoubt.map { "\(target) / \($0)" }
