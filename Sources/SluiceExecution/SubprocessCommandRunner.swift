@@ -138,8 +138,10 @@ public struct SubprocessCommandRunner: CommandRunner {
     static func makePipe() throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        // The read end must not leak into the command, or the pipe would never see its end.
+        // The read end must not leak into the command, or the pipe would never see its end; it
+        // never blocks, so the output pump's one thread can never hang on a single pipe.
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
         return (fds[0], fds[1])
     }
 
@@ -175,90 +177,5 @@ final class ProcessGroupLeader: Sendable {
     var pid: pid_t? {
         get { state.withLock { $0 } }
         set { state.withLock { $0 = newValue } }
-    }
-}
-
-/// Reads a pipe on its own thread into an ``OutputTail`` until the pipe ends or it is told to stop.
-final class PipeReader: Sendable {
-    private let fd: Int32
-    private let tail: OutputTail
-    private let redactor: Redactor
-    private let onOutput: (@Sendable (String) -> Void)?
-    /// Output since the last newline, for `onOutput`: it gets whole lines, so that a secret split
-    /// across two reads is still redacted. Touched only by the reading thread.
-    nonisolated(unsafe) private var partialLine: [UInt8] = []
-    private static let longestLine = 4096
-    private let stopRequested = Atomic<Bool>(false)
-    private let done = Mutex<(finished: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
-
-    init(fd: Int32, limit: Int, redactor: Redactor, onOutput: (@Sendable (String) -> Void)?) {
-        self.fd = fd
-        self.tail = OutputTail(limit: limit)
-        self.redactor = redactor
-        self.onOutput = onOutput
-    }
-
-    func start() {
-        let thread = Thread { [self] in self.readUntilEnd() }
-        thread.name = "sluice-output"
-        thread.start()
-    }
-
-    private func readUntilEnd() {
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        while !stopRequested.load(ordering: .acquiring) {
-            let ready = poll(&poller, 1, 50)
-            if ready < 0, errno == EINTR { continue }
-            if ready <= 0 { continue }
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            if count <= 0 { break }
-            tail.append(buffer[0..<count])
-            if onOutput != nil { stream(buffer[0..<count]) }
-        }
-        if !partialLine.isEmpty { emit(partialLine) }
-        close(fd)
-        let waiter = done.withLock { state in
-            state.finished = true
-            return state.waiter
-        }
-        waiter?.resume()
-    }
-
-    private func stream(_ chunk: ArraySlice<UInt8>) {
-        partialLine.append(contentsOf: chunk)
-        while let newline = partialLine.firstIndex(of: UInt8(ascii: "\n")) {
-            emit(partialLine[...newline])
-            partialLine.removeSubrange(...newline)
-        }
-        if partialLine.count >= Self.longestLine {
-            emit(partialLine[...])
-            partialLine.removeAll()
-        }
-    }
-
-    private func emit(_ bytes: some Collection<UInt8>) {
-        onOutput?(redactor.redact(String(decoding: bytes, as: UTF8.self)))
-    }
-
-    /// Waits up to `grace` for the pipe to end, then stops reading; returns the redacted tail.
-    func finish(after grace: Duration) async -> String {
-        // Usually the pipe ended with the command: no need for a timer.
-        if done.withLock({ $0.finished }) { return redactor.redact(tail.text) }
-        let stopper = Task.detached { [self] in
-            try? await Task.sleep(for: grace)
-            stopRequested.store(true, ordering: .releasing)
-        }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let alreadyFinished = done.withLock { state in
-                if state.finished { return true }
-                state.waiter = continuation
-                return false
-            }
-            if alreadyFinished { continuation.resume() }
-        }
-        stopper.cancel()
-        return redactor.redact(tail.text)
     }
 }

@@ -85,6 +85,35 @@ struct SubprocessCommandRunnerTests {
         #expect(result.output == "started\n")
     }
 
+    @Test func commandsRunningAtOnceKeepTheirOutputApart() async {
+        // Given 16 commands at once, each printing 300 numbered lines in bursts, and every other
+        // one leaving a background process that holds its output pipe open after it exits
+        let results = await withTaskGroup(of: (Int, CommandResult, [String]).self) { group in
+            for command in 0..<16 {
+                group.addTask {
+                    let lines = ChunkCollector()
+                    let holder = command.isMultiple(of: 2) ? "sleep 5 & " : ""
+                    let result = await runner.run(CommandRequest(
+                        command: .shell("\(holder)i=1; while [ $i -le 300 ]; do echo \"command \(command) line $i\"; [ $((i % 50)) -eq 0 ] && sleep 0.01; i=$((i + 1)); done"),
+                        workingDirectory: "/", outputLimit: 1 << 20, onOutput: { lines.append($0) }))
+                    return (command, result, lines.all)
+                }
+            }
+            var results: [(Int, CommandResult, [String])] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+
+        // Then each result holds exactly its own lines, in order, and so does what it streamed
+        #expect(results.count == 16)
+        for (command, result, streamed) in results {
+            let expected = (1...300).map { "command \(command) line \($0)\n" }
+            #expect(result.termination == .exited(0))
+            #expect(result.output == expected.joined(), "command \(command)")
+            #expect(streamed == expected, "command \(command)")
+        }
+    }
+
     @Test func missingProgramFailsToStart() async throws {
         let result = await runner.run(CommandRequest(command: .argv(["./no-such-script.sh"]), workingDirectory: "/tmp"))
         guard case .failedToStart(let reason) = result.termination else {
