@@ -114,7 +114,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         var result = RolloutMachine.RunResult(outcome: .refused)
         await withTaskGroup(of: RolloutMachine.Event?.self) { group in
             if let stop {
-                group.addTask { await stop.wait(until: { run.finished.load(ordering: .acquiring) }) ? .stopRequested : nil }
+                group.addTask { await stop.wait(orUntil: run.ended) ? .stopRequested : nil }
             }
             while true {
                 for action in pending {
@@ -134,7 +134,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                     case .finish(let finished):
                         result = finished
                         run.activeStage.withLock { $0 = nil }  // guard watchers notice within a moment and stop
-                        run.finished.store(true, ordering: .releasing)
+                        run.ended.fire()
                     case .pauseHolds:
                         group.addTask { await hold(plan, pausing: true); return .holdsPaused }
                     case .resumeHolds:
@@ -175,8 +175,8 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         let journal: Mutex<[[(step: Int, snapshot: FileSnapshot?)]]>
         /// The stage running now, for guard watchers to know when to stop.
         let activeStage = Mutex<Int?>(nil)
-        /// Set when the machine finished, for the stop watcher to end.
-        let finished = Atomic<Bool>(false)
+        /// Fired when the machine finished, for the stop watcher to end at once.
+        let ended = Latch()
         /// How often guards are checked while a stage runs: the shortest `every` of any guard.
         let guardInterval: Duration?
 
