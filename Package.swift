@@ -80,6 +80,16 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // The layers under `sluice apply`, timed one by one (Scripts/bench-apply.sh).
+        .executableTarget(
+            name: "sluice-spawn-bench",
+            dependencies: [
+                "SluiceCore",
+                "SluiceExecution",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // What several test targets use: a real webhook receiver on 127.0.0.1.
         .target(
             name: "SluiceTestSupport",

@@ -4,7 +4,11 @@
 #   beside the bare floor of spawning the same 1,000 `sh -c true` two at a time
 #   (goal: Sluice within 1.5 times the floor);
 #   1,000 targets x 5 steps at parallel 32: peak memory (goal: 100 MB or less).
+# Each round also times the layers under apply, to place the gap: swift-subprocess alone, Sluice's
+# command runner, and the engine recording nothing (sluice-spawn-bench).
 . "$(dirname "$0")/bench-setup.sh"
+swift build -c release --product sluice-spawn-bench >/dev/null
+layers=$(swift build -c release --show-bin-path)/sluice-spawn-bench
 
 # runbook FILE TARGETS STEPS PARALLEL
 runbook() {
@@ -32,6 +36,11 @@ for round in 1 2 3; do
     applied=$(seconds "$start" "$(now)")
     awk -v f="$floor" -v a="$applied" -v r="$round" 'BEGIN {
         printf "apply: round %d: 1,000 host-steps at parallel 2: sluice %.2f s (%.2f ms per host-step), floor %.2f s (%.2f ms): %.2fx the floor (goal 1.5x or less)\n", r, a, a, f, f, a / f }'
+    subprocess=$("$layers" subprocess 1000)
+    runner=$("$layers" runner 1000)
+    engine=$("$layers" engine "$work/small.yaml")
+    awk -v f="$floor" -v s="$subprocess" -v r="$runner" -v e="$engine" 'BEGIN {
+        printf "apply: round %d layers: swift-subprocess alone %.2f s (%.2fx), Sluice'"'"'s runner %.2f s (%.2fx), engine without the store %.2f s (%.2fx)\n", '"$round"', s, s / f, r, r / f, e, e / f }'
 done
 
 # Where the rest goes: the same run with the store in memory (/dev/shm), so without the fsync
