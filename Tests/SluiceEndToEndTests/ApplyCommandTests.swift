@@ -87,6 +87,14 @@ struct ApplyCommandTests {
         let finished = try #require(lines.firstIndex { $0.contains("step.finished  web1 / deploy") })
         #expect(printed < finished)
         #expect(!result.stdout.contains("tok-8c1f"))
+        // Both kinds of line start with the time of day in UTC, within a minute of now.
+        for index in [printed, finished] {
+            let clock = lines[index].prefix(8).split(separator: ":").compactMap { Int($0) }
+            #expect(clock.count == 3 && lines[index].prefix(8).count == 8, "\(lines[index])")
+            let shown = clock.count == 3 ? clock[0] * 3600 + clock[1] * 60 + clock[2] : -1
+            let now = Int(Date().timeIntervalSince1970) % 86_400
+            #expect((now - shown + 86_400) % 86_400 < 60, "\(lines[index]) is not the time now (\(now) s into the UTC day)")
+        }
     }
 
     @Test func withoutATerminalOrYesNothingHappens() throws {
