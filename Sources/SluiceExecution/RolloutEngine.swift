@@ -215,7 +215,11 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             journal.withLock { journal in
                 for (index, entry) in targets.enumerated() {
                     guard let recorded = progress.targets[entry.target.name] else { continue }
-                    journal[index] = entry.target.steps.indices.filter { recorded.started.contains(entry.target.steps[$0].name) }.map { step in
+                    // A step already undone is left out, so a rollback cut short is finished
+                    // without undoing anything twice.
+                    journal[index] = entry.target.steps.indices.filter {
+                        recorded.started.contains(entry.target.steps[$0].name) && !recorded.undone.contains(entry.target.steps[$0].name)
+                    }.map { step in
                         (step, backups[entry.target.name]?[entry.target.steps[step].name])
                     }
                 }

@@ -10,7 +10,8 @@ struct CrashResumeRollbackTests {
     /// Five targets in three stages (one, then two at a time, then one at a time). Every command
     /// is `step.sh`, run directly (argv), so that its parent is the runner: it logs what it does
     /// and, at the invocation numbered in `crash-at`, kills the runner with SIGKILL, before or
-    /// after logging (odd numbers before, even after). `flock` is util-linux's, in every Debian.
+    /// after logging (odd numbers before, even after); or, named in `crash-on` (`reload web4`), at
+    /// that action, before logging it. `flock` is util-linux's, in every Debian.
     static func world() throws -> TemporaryFolder {
         let folder = try TemporaryFolder()
         for target in targets { try folder.write("\(target)/app.conf", "version = 1\n") }
@@ -20,6 +21,7 @@ struct CrashResumeRollbackTests {
             n=$(flock counter.lock sh -c 'n=$(( $(cat counter 2>/dev/null || echo 0) + 1 )); echo $n > counter; echo $n')
             crash() { if [ -e crash-at ] && [ "$n" = "$(cat crash-at)" ]; then rm crash-at; kill -9 $PPID; sleep 2; fi; }
             [ $((n % 2)) = 1 ] && crash
+            if [ -e crash-on ] && [ "$1 $2" = "$(cat crash-on)" ]; then rm crash-on; kill -9 $PPID; sleep 2; fi
             echo "$1 $2" >> log
             crash
             [ "$1" != check ] || test -s "$2/app.conf"
@@ -141,6 +143,38 @@ struct CrashResumeRollbackTests {
             }
         }
         #expect(undo.first == "pause all" && undo.last == "resume all", "moment \(moment): holds around the rollback: \(undo)")
+        #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
+    }
+
+    @Test func aRollbackKilledPartWayIsFinishedByTheNextWithoutUndoingAnythingTwice() throws {
+        let folder = try Self.world()
+        let applied = try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder)
+        #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
+        let run = try Self.onlyRunID(folder)
+        let appliedLines = Self.lines(folder).count
+
+        // The rollback is killed as web4's restored config is reloaded: web5 is undone, and web4
+        // is half undone (migrate and deploy, not yet its config's reload and its recovery).
+        try folder.write("crash-on", "reload web4\n")
+        let killed = try Self.sluice(["rollback", run, "--reason", "first try"], in: folder)
+        #expect(killed.crashed && killed.status == SIGKILL, "\(killed.stdout)\(killed.stderr)")
+        let before = Self.lines(folder)
+        let firstTry = before.dropFirst(appliedLines)
+        #expect(firstTry.contains("undeploy web4") && !firstTry.contains("reload web4"), "\(firstTry)")
+
+        // The next rollback finishes web4 and undoes the rest; nothing is undone twice.
+        let finished = try Self.sluice(["rollback", run, "--reason", "second try"], in: folder)
+        #expect(finished.status == 0, "\(finished.stdout)\(finished.stderr)")
+        let after = Array(Self.lines(folder).dropFirst(before.count))
+        #expect(after.contains("reload web4") && after.contains("check web4"), "web4's rollback was not finished: \(after)")
+        #expect(!after.contains("undeploy web4") && !after.contains("unmigrate web4"), "web4 undone twice: \(after)")
+        #expect(!after.contains { $0.hasSuffix(" web5") }, "web5 was already rolled back: \(after)")
+        let log = Self.lines(folder)
+        for target in Self.targets {
+            #expect(Self.read(folder, "\(target)/app.conf") == "version = 1\n", "\(target) restored")
+            #expect(log.filter { $0 == "undeploy \(target)" }.count == 1, "\(target): \(log)")
+        }
+        #expect(after.last == "resume all")
         #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
     }
 

@@ -26,8 +26,12 @@ public struct RunProgress: Sendable, Equatable {
         /// Steps recorded as finished successfully. A started step not in here is in doubt.
         public var finished: Set<String> = []
         public var failed = false
-        /// Whether the target's rollback started (so the run already undid it, or tried to).
-        public var rolledBack = false
+        /// Whether the target's rollback started (so the run undid it, or began to).
+        public var rollbackBegan = false
+        /// Steps whose undo finished successfully: never undone twice.
+        public var undone: Set<String> = []
+        /// Recovery steps that finished successfully after the target's undo.
+        public var recovered: Set<String> = []
 
         /// Started steps that never reported finishing: the runner died while they ran.
         public var inDoubt: [String] { started.filter { !finished.contains($0) } }
@@ -55,7 +59,10 @@ public struct RunProgress: Sendable, Equatable {
                 }
             case "rollback.step.started", "rollback.step.finished", "recovery.step.finished":
                 guard let target = event.target else { continue }
-                targets[target, default: Target()].rolledBack = true
+                targets[target, default: Target()].rollbackBegan = true
+                guard let step = event.step, event.status == "succeeded" else { continue }
+                if event.kind == "rollback.step.finished" { targets[target, default: Target()].undone.insert(step) }
+                if event.kind == "recovery.step.finished" { targets[target, default: Target()].recovered.insert(step) }
             case "rollback.started":
                 rollbackStarted = true
             case "stage.finished":
@@ -64,6 +71,20 @@ public struct RunProgress: Sendable, Equatable {
                 continue
             }
         }
+    }
+
+    /// Whether `target`'s rollback finished: every step it started was undone and its recovery
+    /// passed. A target whose rollback the runner did not live to finish is not rolled back: it
+    /// is rolled back again, its undone steps skipped.
+    public func isRolledBack(_ target: PlannedTarget) -> Bool {
+        guard let recorded = targets[target.name], recorded.rollbackBegan else { return false }
+        return recorded.started.allSatisfy(recorded.undone.contains)
+            && target.recovery.filter(\.applies).allSatisfy { recorded.recovered.contains($0.name) }
+    }
+
+    /// Whether `target`'s rollback began and did not finish.
+    public func rollbackUnfinished(_ target: PlannedTarget) -> Bool {
+        targets[target.name]?.rollbackBegan == true && !isRolledBack(target)
     }
 
     /// The progress in the machine's terms for `plan`, whose targets and steps are matched by
@@ -77,7 +98,7 @@ public struct RunProgress: Sendable, Equatable {
             progress.finishedSteps[index] = steps.prefix { recorded.finished.contains($0) }.count
             if !recorded.started.isEmpty { progress.touched.insert(index) }
             if recorded.failed { progress.failed.append(index) }
-            if recorded.rolledBack { progress.rolledBack.insert(index) }
+            if isRolledBack(target) { progress.rolledBack.insert(index) }
         }
         progress.finishedStages = plan.stages.prefix { finishedStages.contains($0.name) }.count
         return progress

@@ -56,6 +56,10 @@ struct ResumeCommand: AsyncParsableCommand {
             throw ExitCode(4)
         }
         let (recorded, _) = try await past.openJournal()
+        if let target = recorded.targets.first(where: progress.rollbackUnfinished) {
+            Console.fail("refused: run \(past.id) was rolling back \(target.name) when it stopped; going on would run steps on a half-undone target. `sluice rollback \(past.id)` finishes the rollback.")
+            throw ExitCode(4)
+        }
 
         // The runbook the run started with, where it was.
         let path = recorded.runbook.directory + "/" + (recorded.runbook.file as NSString).lastPathComponent
@@ -106,7 +110,7 @@ struct ResumeCommand: AsyncParsableCommand {
             "accepted_changes": .array(changes.map(JSONValue.string)), "reason": .string(acceptChanges ? start.reason ?? "" : ""),
         ])
         let inDoubt = progress.targets.sorted { $0.key < $1.key }.flatMap { target, recorded in
-            recorded.failed || recorded.rolledBack ? [] : recorded.inDoubt.map { "\(target) / \($0)" }
+            recorded.failed || recorded.rollbackBegan ? [] : recorded.inDoubt.map { "\(target) / \($0)" }
         }
         Console.line("Run \(past.id): resuming \(runbook.id)" + (inDoubt.isEmpty ? "" : "; running again the step\(inDoubt.count == 1 ? "" : "s") in doubt: \(inDoubt.joined(separator: ", "))"))
         let backups = try await RunJournalStore.backups(of: past.id, in: past.store)

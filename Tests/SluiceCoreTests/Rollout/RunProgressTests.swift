@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import SluiceCore
+
+@Suite("A past run's progress, read from its events")
+struct RunProgressTests {
+    /// One target with two steps and the default recovery (its health step).
+    static func target() throws -> PlannedTarget {
+        let fixture = try RunbookFixture()
+        let runbook = try #require(fixture.load("""
+            sluice: 1
+            id: progress-test
+            targets: [{ name: web1 }]
+            steps:
+              - { name: config, run: "configure", rollback: "unconfigure" }
+              - { name: deploy, run: "deploy", rollback: "undeploy" }
+              - { name: up, health: { command: "check" } }
+
+            """).validRunbook)
+        let plan = try Planner().plan(
+            runbook: runbook, variables: try runbook.resolveVariables(environment: [:]), runID: "r-20261121-083015-7f3a",
+            now: Date(timeIntervalSince1970: 0), content: ContentDigest(files: []))
+        return try #require(plan.targets.first)
+    }
+
+    /// The events of web1 applying `config` and `deploy`, then `deploy` failing, then `undo`.
+    static func progress(undo: [(kind: String, step: String, status: String?)]) -> RunProgress {
+        let applied: [RunProgress.Event] = [
+            .init(kind: "step.started", target: "web1", step: "config"),
+            .init(kind: "step.finished", target: "web1", step: "config", status: "succeeded"),
+            .init(kind: "step.started", target: "web1", step: "deploy"),
+            .init(kind: "step.finished", target: "web1", step: "deploy", status: "failed"),
+        ]
+        return RunProgress(events: applied + undo.map { .init(kind: $0.kind, target: "web1", step: $0.step, status: $0.status) })
+    }
+
+    @Test func aTargetWhoseUndoAndRecoveryFinishedIsRolledBack() throws {
+        let progress = Self.progress(undo: [
+            ("rollback.step.started", "deploy", nil), ("rollback.step.finished", "deploy", "succeeded"),
+            ("rollback.step.started", "config", nil), ("rollback.step.finished", "config", "succeeded"),
+            ("recovery.step.finished", "up", "succeeded"),
+        ])
+        let target = try Self.target()
+        #expect(progress.isRolledBack(target))
+        #expect(!progress.rollbackUnfinished(target))
+    }
+
+    @Test func aRollbackCutShortIsUnfinishedAndKeepsWhatWasUndone() throws {
+        // The runner died while undoing `config`, after `deploy` was undone.
+        let progress = Self.progress(undo: [
+            ("rollback.step.started", "deploy", nil), ("rollback.step.finished", "deploy", "succeeded"),
+            ("rollback.step.started", "config", nil),
+        ])
+        let target = try Self.target()
+        #expect(!progress.isRolledBack(target))
+        #expect(progress.rollbackUnfinished(target))
+        #expect(progress.targets["web1"]?.undone == ["deploy"])
+    }
+
+    @Test func aFailedUndoOrAMissingRecoveryLeavesTheRollbackUnfinished() throws {
+        let target = try Self.target()
+        let failedUndo = Self.progress(undo: [
+            ("rollback.step.finished", "deploy", "failed"), ("rollback.step.finished", "config", "succeeded"),
+            ("recovery.step.finished", "up", "succeeded"),
+        ])
+        #expect(failedUndo.rollbackUnfinished(target))
+        let noRecovery = Self.progress(undo: [
+            ("rollback.step.finished", "deploy", "succeeded"), ("rollback.step.finished", "config", "succeeded"),
+        ])
+        #expect(noRecovery.rollbackUnfinished(target))
+    }
+
+    @Test func aTargetNeverRolledBackIsNeitherRolledBackNorUnfinished() throws {
+        let progress = Self.progress(undo: [])
+        let target = try Self.target()
+        #expect(!progress.isRolledBack(target))
+        #expect(!progress.rollbackUnfinished(target))
+        #expect(progress.targets["web1"]?.undone == [])
+    }
+}
