@@ -11,7 +11,9 @@ struct CrashResumeRollbackTests {
     /// is `step.sh`, run directly (argv), so that its parent is the runner: it logs what it does
     /// and, at the invocation numbered in `crash-at`, kills the runner with SIGKILL, before or
     /// after logging (odd numbers before, even after); or, named in `crash-on` (`reload web4`), at
-    /// that action, before logging it. `flock` is util-linux's, in every Debian.
+    /// that action, before logging it. The action named in `fail-on` fails once, after logging,
+    /// and arms a crash at its target's next reload (its rollback's). `flock` is util-linux's, in
+    /// every Debian.
     static func world() throws -> TemporaryFolder {
         let folder = try TemporaryFolder()
         for target in targets { try folder.write("\(target)/app.conf", "version = 1\n") }
@@ -24,6 +26,7 @@ struct CrashResumeRollbackTests {
             if [ -e crash-on ] && [ "$1 $2" = "$(cat crash-on)" ]; then rm crash-on; kill -9 $PPID; sleep 2; fi
             echo "$1 $2" >> log
             crash
+            if [ -e fail-on ] && [ "$1 $2" = "$(cat fail-on)" ]; then rm fail-on; echo "reload $2" > crash-on; exit 1; fi
             [ "$1" != check ] || test -s "$2/app.conf"
 
             """, executable: true)
@@ -175,6 +178,36 @@ struct CrashResumeRollbackTests {
             #expect(log.filter { $0 == "undeploy \(target)" }.count == 1, "\(target): \(log)")
         }
         #expect(after.last == "resume all")
+        #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
+    }
+
+    @Test func aFailedTargetWhoseRollbackWasCutShortIsRefusedToResumeAndFinishedByRollback() throws {
+        // web2's migrate fails, a failure its stage tolerates (so no rollback of the run begins);
+        // the runner is killed while undoing web2 (at its config's reload).
+        let folder = try Self.world()
+        try folder.write("runbook.yaml", Self.read(folder, "runbook.yaml").replacingOccurrences(
+            of: "{ name: middle, count: 2, parallel: 2 }", with: "{ name: middle, count: 2, parallel: 2, max_failures: 1 }"))
+        try folder.write("fail-on", "migrate web2\n")
+        let killed = try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder)
+        #expect(killed.crashed && killed.status == SIGKILL, "\(killed.stdout)\(killed.stderr)")
+        let run = try Self.onlyRunID(folder)
+        #expect(Self.lines(folder).contains("undeploy web2"))
+
+        // Resuming would run steps on a failed, half-undone target: refused, pointing to rollback.
+        let resumed = try Self.sluice(["resume", run, "--yes"], in: folder)
+        #expect(resumed.status == 4)
+        #expect(resumed.stderr.contains("web2 failed in run \(run)") && resumed.stderr.contains("sluice rollback \(run)"), "\(resumed.stderr)")
+
+        // Rollback finishes web2 (its reload, then its recovery) and undoes the others.
+        let before = Self.lines(folder)
+        let rolledBack = try Self.sluice(["rollback", run, "--reason", "web2 failed"], in: folder)
+        #expect(rolledBack.status == 0, "\(rolledBack.stdout)\(rolledBack.stderr)")
+        let after = Array(Self.lines(folder).dropFirst(before.count))
+        #expect(after.contains("reload web2") && after.contains("check web2"), "\(after)")
+        #expect(!after.contains("undeploy web2") && !after.contains("unmigrate web2"), "web2 undone twice: \(after)")
+        for target in Self.targets {
+            #expect(Self.read(folder, "\(target)/app.conf") == "version = 1\n", "\(target) restored")
+        }
         #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
     }
 

@@ -82,9 +82,12 @@ public struct RunProgress: Sendable, Equatable {
             && target.recovery.filter(\.applies).allSatisfy { recorded.recovered.contains($0.name) }
     }
 
-    /// Whether `target`'s rollback began and did not finish.
-    public func rollbackUnfinished(_ target: PlannedTarget) -> Bool {
-        targets[target.name]?.rollbackBegan == true && !isRolledBack(target)
+    /// Whether `target` failed or began rolling back, and its rollback did not finish: the run
+    /// owes it a rollback. (A failed target is rolled back at once, so this happens only when
+    /// the runner died before it could finish that rollback.)
+    public func owesRollback(_ target: PlannedTarget) -> Bool {
+        guard let recorded = targets[target.name] else { return false }
+        return (recorded.failed || recorded.rollbackBegan) && !isRolledBack(target)
     }
 
     /// The progress in the machine's terms for `plan`, whose targets and steps are matched by

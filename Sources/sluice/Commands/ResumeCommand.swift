@@ -56,8 +56,8 @@ struct ResumeCommand: AsyncParsableCommand {
             throw ExitCode(4)
         }
         let (recorded, _) = try await past.openJournal()
-        if let target = recorded.targets.first(where: progress.rollbackUnfinished) {
-            Console.fail("refused: run \(past.id) was rolling back \(target.name) when it stopped; going on would run steps on a half-undone target. `sluice rollback \(past.id)` finishes the rollback.")
+        if let target = recorded.targets.first(where: progress.owesRollback) {
+            Console.fail("refused: \(target.name) failed in run \(past.id), and the run stopped before its rollback finished; going on would run steps on a failed, half-undone target. `sluice rollback \(past.id)` finishes the rollback.")
             throw ExitCode(4)
         }
 

@@ -42,7 +42,7 @@ struct RunProgressTests {
         ])
         let target = try Self.target()
         #expect(progress.isRolledBack(target))
-        #expect(!progress.rollbackUnfinished(target))
+        #expect(!progress.owesRollback(target))
     }
 
     @Test func aRollbackCutShortIsUnfinishedAndKeepsWhatWasUndone() throws {
@@ -53,7 +53,7 @@ struct RunProgressTests {
         ])
         let target = try Self.target()
         #expect(!progress.isRolledBack(target))
-        #expect(progress.rollbackUnfinished(target))
+        #expect(progress.owesRollback(target))
         #expect(progress.targets["web1"]?.undone == ["deploy"])
     }
 
@@ -63,18 +63,30 @@ struct RunProgressTests {
             ("rollback.step.finished", "deploy", "failed"), ("rollback.step.finished", "config", "succeeded"),
             ("recovery.step.finished", "up", "succeeded"),
         ])
-        #expect(failedUndo.rollbackUnfinished(target))
+        #expect(failedUndo.owesRollback(target))
         let noRecovery = Self.progress(undo: [
             ("rollback.step.finished", "deploy", "succeeded"), ("rollback.step.finished", "config", "succeeded"),
         ])
-        #expect(noRecovery.rollbackUnfinished(target))
+        #expect(noRecovery.owesRollback(target))
     }
 
-    @Test func aTargetNeverRolledBackIsNeitherRolledBackNorUnfinished() throws {
+    @Test func aFailedTargetWhoseRollbackNeverBeganIsOwedOne() throws {
+        // The runner died between the failure and the first undo.
         let progress = Self.progress(undo: [])
         let target = try Self.target()
         #expect(!progress.isRolledBack(target))
-        #expect(!progress.rollbackUnfinished(target))
+        #expect(progress.owesRollback(target))
         #expect(progress.targets["web1"]?.undone == [])
+    }
+
+    @Test func aTargetThatSucceededOwesNothing() throws {
+        let progress = RunProgress(events: [
+            .init(kind: "step.started", target: "web1", step: "config"),
+            .init(kind: "step.finished", target: "web1", step: "config", status: "succeeded"),
+        ])
+        let target = try Self.target()
+        #expect(!progress.isRolledBack(target))
+        #expect(!progress.owesRollback(target))
+        #expect(progress.targets["web1"]?.inDoubt == [])
     }
 }
