@@ -126,7 +126,12 @@ struct ApplyCommandTests {
         let folder = try Self.world(extra: "window: { start: 2020-01-01T00:00:00Z, end: 2020-01-02T00:00:00Z }")
         let refused = try Self.apply(folder)
         #expect(refused.status == 4)
-        #expect(refused.stderr.contains("the window is closed"))
+        #expect(refused.stderr.contains("the window is closed and does not open again in the next 400 days"), "\(refused.stderr)")
+        // The dry run says the same, not that the window never opens (it looks 400 days ahead).
+        let planned = try SluiceBinary.run(["plan", "runbook.yaml"], in: folder.url, environment: [
+            "SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path,
+        ])
+        #expect(planned.stdout.contains("closed; it does not open in the next 400 days"), "\(planned.stdout)")
         let withoutReason = try Self.apply(folder, ["--yes", "--override-window"])
         #expect(withoutReason.status == 64)
         let overridden = try Self.apply(folder, ["--yes", "--override-window", "--reason", "incident 4711"])

@@ -7,7 +7,7 @@ public enum WindowVerdict: Sendable, Equatable, Codable {
     /// Inside the window, which closes at `closes` (or a freeze begins then); no new stage may
     /// start after `closes - cutoff`.
     case open(closes: Date, lastStageStart: Date)
-    /// Outside the window; it next opens at `nextOpens` (nil when it never opens again).
+    /// Outside the window; it next opens at `nextOpens` (nil when it does not open within ``horizonDays`` days).
     case closed(nextOpens: Date?)
     /// A freeze is on until `until`.
     case frozen(until: Date, reason: String?)

@@ -89,7 +89,7 @@ struct PlanReport: Sendable {
         switch plan.window {
         case .unrestricted: "no window or freeze applies"
         case .open(let closes, let lastStart): "open until \(Self.time(closes)) (no new stage after \(Self.time(lastStart)))"
-        case .closed(let next): style.yellow("closed") + (next.map { "; next opens \(Self.time($0))" } ?? "; it never opens again") + " (apply would refuse unless --override-window)"
+        case .closed(let next): style.yellow("closed") + (next.map { "; next opens \(Self.time($0))" } ?? "; it does not open in the next \(WindowCalendar.horizonDays) days") + " (apply would refuse unless --override-window)"
         case .frozen(let until, let reason): style.yellow("frozen") + " until \(Self.time(until))\(reason.map { " (\($0))" } ?? "") (apply would refuse unless --override-window)"
         }
     }
