@@ -103,7 +103,9 @@ public struct SubprocessCommandRunner: CommandRunner {
         } catch is CancellationError {
             termination = .failedToStart("cancelled")
         } catch {
-            close(pipe.write)
+            // No close of the write end here: swift-subprocess owns it once handed over and has
+            // closed it, spawned or not. Closing it again could close another command's pipe
+            // that reused the number meanwhile (seen with strace: a second close, EBADF).
             termination = .failedToStart(Self.describe(error, program: program, folder: request.workingDirectory))
         }
         let output = await reader.finish(after: drainGrace)
