@@ -43,7 +43,6 @@ public enum EventKinds {
         "lock.released": "locks are recorded by the store, not by the run",
         "lock.forced": "`unlock` runs outside any run",
         "run.interrupted": "it is recorded by another process, after the runner died",
-        "rollback.requested": "`sluice rollback` works from the run's journal alone, without the runbook's `notify`",
         "notify.failed": "a failure to notify is logged and audited, never notified",
     ]
 

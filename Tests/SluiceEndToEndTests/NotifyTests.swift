@@ -44,6 +44,48 @@ struct NotifyTests {
         #expect(!result.stderr.contains("warning"))
     }
 
+    @Test func rollbackOfAPastRunTellsTheRunbooksWebhooks() async throws {
+        // Given a run applied with a webhook listening for a rollback's events
+        let receiver = try await WebhookReceiver()
+        let world = try GatesWorld(extra: """
+            notify:
+              - webhook: \(receiver.url)
+                events: [rollback.requested, rollback.started, run.finished]
+            """)
+        let applied = try world.apply()
+        #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
+        let run = try #require(world.runs().first?["id"] as? String)
+
+        // When dana rolls it back
+        let rolledBack = try world.run(["rollback", run, "--reason", "bad config"], user: "dana")
+        #expect(rolledBack.status == 0, "\(rolledBack.stdout)\(rolledBack.stderr)")
+
+        // Then the webhook heard the apply finish, then the rollback, in the audit log's order
+        let messages = receiver.messages()
+        #expect(messages.map { $0["event"] as? String } == ["run.finished", "rollback.requested", "rollback.started", "run.finished"])
+        #expect(messages.map { $0["outcome"] as? String } == ["succeeded", nil, nil, "rolled_back"])
+        #expect(messages.dropFirst().allSatisfy { $0["actor"] as? String == "dana" && $0["run_id"] as? String == run })
+        #expect(!rolledBack.stderr.contains("warning"))
+    }
+
+    @Test func rollbackWithTheRunbookGoneSaysNoOneIsToldAndGoesOn() async throws {
+        let receiver = try await WebhookReceiver()
+        let world = try GatesWorld(extra: """
+            notify:
+              - webhook: \(receiver.url)
+                events: [run.finished]
+            """)
+        #expect(try world.apply().status == 0)
+        let run = try #require(world.runs().first?["id"] as? String)
+        try FileManager.default.removeItem(at: world.folder.url.appendingPathComponent("runbook.yaml"))
+
+        let rolledBack = try world.run(["rollback", run])
+        #expect(rolledBack.status == 0, "\(rolledBack.stdout)\(rolledBack.stderr)")
+        #expect(rolledBack.stderr.contains("runbook.yaml is gone or no longer valid, so its webhooks, if it had any, are not told of this rollback"), "\(rolledBack.stderr)")
+        #expect(receiver.messages().map { $0["event"] as? String } == ["run.finished"])  // the apply's only
+        #expect(world.read("out/web1.conf") == nil)  // undone all the same
+    }
+
     @Test func deadWebhooksNeitherFailNorSlowTheRunBeyondTheBound() async throws {
         // Given one webhook on a closed port and one that accepts connections but never answers
         let closedPort = try LoopbackListener().port  // closed again as soon as it is made

@@ -6,7 +6,7 @@ import SluiceExecution
 
 /// `sluice rollback RUN [--reason TEXT]`: undoes a past or failed run from its journal, then runs
 /// recovery. It needs nothing but the audit store: the commands are those recorded when the run
-/// happened, so the runbook may have changed or be gone.
+/// happened, so the runbook may have changed or be gone (only its webhooks are read from it).
 struct RollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
@@ -53,7 +53,9 @@ struct RollbackCommand: AsyncParsableCommand {
         }
         let actor = actorOptions.resolvedActor
         let (plan, redactor) = try await past.openJournal()
-        let journal = RunJournal(store: past.store, runID: past.id, actor: actor, redactor: redactor)
+        let journal = RunJournal(
+            store: past.store, runID: past.id, actor: actor, redactor: redactor,
+            observer: Self.webhooks(of: plan, redactor: redactor))
         let session = RunSession(store: past.store, journal: journal, plan: plan, style: TerminalStyle(enabled: output.useColor), json: json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
@@ -64,6 +66,19 @@ struct RollbackCommand: AsyncParsableCommand {
         Console.line("Run \(past.id): rolling back \(plan.runbook.id) from its journal")
         let backups = try await RunJournalStore.backups(of: past.id, in: past.store)
         try await session.finish(try await session.carryOut(from: .rollingBack(past.progress, backups: backups), mode: "rollback"))
+    }
+
+    /// The webhooks of the runbook where the run found it, as it reads now: the rollback's events
+    /// go where the run's went. The journal holds no `notify` (a webhook's URL may carry a
+    /// token), so a runbook that is gone or no longer valid notifies no one; that is said, and
+    /// the rollback goes on.
+    static func webhooks(of plan: Plan, redactor: Redactor) -> WebhookRunObserver? {
+        let path = plan.runbook.directory + "/" + (plan.runbook.file as NSString).lastPathComponent
+        guard let runbook = RunbookLoader().load(path: path).validRunbook else {
+            Console.error("warning: \(path) is gone or no longer valid, so its webhooks, if it had any, are not told of this rollback; the rollback goes on.")
+            return nil
+        }
+        return WebhookRunObserver(runbook: runbook, redactor: redactor)
     }
 }
 
