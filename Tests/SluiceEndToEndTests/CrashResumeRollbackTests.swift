@@ -181,7 +181,7 @@ struct CrashResumeRollbackTests {
         #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
     }
 
-    @Test func aFailedTargetWhoseRollbackWasCutShortIsRefusedToResumeAndFinishedByRollback() throws {
+    @Test func aFailedTargetWhoseRollbackWasCutShortIsFinishedByResumeOrByRollback() throws {
         // web2's migrate fails, a failure its stage tolerates (so no rollback of the run begins);
         // the runner is killed while undoing web2 (at its config's reload).
         let folder = try Self.world()
@@ -191,20 +191,37 @@ struct CrashResumeRollbackTests {
         let killed = try Self.sluice(["apply", "runbook.yaml", "--yes"], in: folder)
         #expect(killed.crashed && killed.status == SIGKILL, "\(killed.stdout)\(killed.stderr)")
         let run = try Self.onlyRunID(folder)
-        #expect(Self.lines(folder).contains("undeploy web2"))
-
-        // Resuming would run steps on a failed, half-undone target: refused, pointing to rollback.
-        let resumed = try Self.sluice(["resume", run, "--yes"], in: folder)
-        #expect(resumed.status == 4)
-        #expect(resumed.stderr.contains("web2 failed in run \(run)") && resumed.stderr.contains("sluice rollback \(run)"), "\(resumed.stderr)")
-
-        // Rollback finishes web2 (its reload, then its recovery) and undoes the others.
+        let crashed = folder.url.appendingPathExtension("crashed")
+        try Self.copy(folder.url, to: crashed)
+        defer { try? FileManager.default.removeItem(at: crashed) }
         let before = Self.lines(folder)
+        #expect(before.contains("undeploy web2") && !before.contains("reload web4"), "\(before)")
+
+        // Resume first finishes web2's rollback (its reload, then its recovery; nothing undone
+        // twice, nothing of web2 run again), then goes on: the run completes with web2's failure.
+        let resumed = try Self.sluice(["resume", run, "--yes"], in: folder)
+        #expect(resumed.status == 1, "\(resumed.stdout)\(resumed.stderr)")
+        #expect(resumed.stdout.contains("first finishing the rollback of web2, which failed"), "\(resumed.stdout)")
+        let resuming = Array(Self.lines(folder).dropFirst(before.count))
+        let web2Reloaded = try #require(resuming.firstIndex(of: "reload web2"), "\(resuming)")
+        let web4Started = try #require(resuming.firstIndex(of: "reload web4"), "\(resuming)")
+        #expect(web2Reloaded < web4Started && resuming.contains("check web2"), "\(resuming)")
+        for undone in ["undeploy web2", "unmigrate web2", "deploy web2", "migrate web2"] {
+            #expect(!resuming.contains(undone), "`\(undone)` again: \(resuming)")
+        }
+        #expect(Self.read(folder, "web2/app.conf") == "version = 1\n")
+        for target in Self.targets where target != "web2" {
+            #expect(Self.read(folder, "\(target)/app.conf") == "version = 2\n", "\(target) applied")
+        }
+        #expect(try Self.sluice(["audit", "verify"], in: folder).status == 0)
+
+        // Rollback from the same crashed state finishes web2 too, and undoes the others.
+        try Self.copy(crashed, to: folder.url)
         let rolledBack = try Self.sluice(["rollback", run, "--reason", "web2 failed"], in: folder)
         #expect(rolledBack.status == 0, "\(rolledBack.stdout)\(rolledBack.stderr)")
-        let after = Array(Self.lines(folder).dropFirst(before.count))
-        #expect(after.contains("reload web2") && after.contains("check web2"), "\(after)")
-        #expect(!after.contains("undeploy web2") && !after.contains("unmigrate web2"), "web2 undone twice: \(after)")
+        let undoing = Array(Self.lines(folder).dropFirst(before.count))
+        #expect(undoing.contains("reload web2") && undoing.contains("check web2"), "\(undoing)")
+        #expect(!undoing.contains("undeploy web2") && !undoing.contains("unmigrate web2"), "web2 undone twice: \(undoing)")
         for target in Self.targets {
             #expect(Self.read(folder, "\(target)/app.conf") == "version = 1\n", "\(target) restored")
         }

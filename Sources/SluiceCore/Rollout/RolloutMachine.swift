@@ -160,6 +160,7 @@ public struct RolloutMachine: Sendable {
         case succeeded
         /// Stopped by a stopping rollout after finishing a step; changed but not complete.
         case stopped
+        /// Failed, and its rollback has not run to its end: a resumed run owes it one.
         case failed
         /// Its immediate rollback is running.
         case rollingBack
@@ -173,6 +174,8 @@ public struct RolloutMachine: Sendable {
         case baking(stage: Int)
         /// Rolling back the scope, one target at a time; the list is what is left after the current one.
         case rollingBackScope(remaining: [Int])
+        /// A resumed run finishing the rollbacks it owes before it goes on with `stage`.
+        case settlingRollbacks(then: Int)
         case done
     }
 
@@ -190,6 +193,9 @@ public struct RolloutMachine: Sendable {
     private(set) var stageFailures: [Int]
     private(set) var stopReason: StopReason?
     private var holdsPaused = false
+    /// Failed targets whose rollback the runner did not live to finish, last stage first: a
+    /// resumed run rolls them back before anything else.
+    private var owedRollbacks: [Int] = []
 
     public init(shape: Shape) {
         self.shape = shape
@@ -212,6 +218,8 @@ public struct RolloutMachine: Sendable {
             firstPosition[target] = finished
             if progress.rolledBack.contains(target) {
                 targets[target] = .rolledBack
+            } else if progress.failed.contains(target) {
+                targets[target] = .failed
             } else if finished == shape.steps[target].count {
                 targets[target] = .succeeded
             }
@@ -228,16 +236,18 @@ public struct RolloutMachine: Sendable {
         return [.runPreflight]
     }
 
-    /// The first actions of a resumed run: holds paused again, then the first unfinished stage.
-    /// Preflight does not run again: the targets are already part-way through the change.
+    /// The first actions of a resumed run: holds paused again, the rollback of each failed target
+    /// whose rollback did not run to its end (the runner died first), then the first unfinished
+    /// stage. Preflight does not run again: the targets are already part-way through the change.
     public mutating func resume() -> [Action] {
         precondition(phase == .idle, "resume() called on a started machine (phase \(phase))")
         guard let stage = afterHolds else { preconditionFailure("resume() on a machine made to roll back") }
+        owedRollbacks = shape.stages.reversed().flatMap { $0.targets.reversed() }.filter { targets[$0] == .failed }
         if shape.hasHolds {
             phase = .pausingHolds
             return [.pauseHolds]
         }
-        return begin(stage: stage)
+        return settleOwedRollbacks(then: stage)
     }
 
     /// The first actions of `sluice rollback RUN`: holds paused, then every touched target not
@@ -278,7 +288,7 @@ public struct RolloutMachine: Sendable {
         case (.holdsPaused, .pausingHolds):
             holdsPaused = true
             guard let stage = afterHolds else { return startRequestedRollback() }
-            return begin(stage: stage)
+            return settleOwedRollbacks(then: stage)
 
         case (.cutoffReached, .guards(let stage)):
             return stop(.cutoffReached(stage: stage))
@@ -309,7 +319,7 @@ public struct RolloutMachine: Sendable {
             phase = .done
             return [.finish(RunResult(outcome: .refused, stopReason: .stopRequested))]
 
-        case (.stopRequested, .pausingHolds):
+        case (.stopRequested, .pausingHolds), (.stopRequested, .settlingRollbacks):
             stopReason = .stopRequested
             return []
 
@@ -411,6 +421,17 @@ public struct RolloutMachine: Sendable {
 
     // MARK: Stopping and rolling back
 
+
+    /// Rolls back the owed targets one at a time, then begins `stage` (or stops, if asked to
+    /// meanwhile).
+    private mutating func settleOwedRollbacks(then stage: Int) -> [Action] {
+        guard !owedRollbacks.isEmpty else { return begin(stage: stage) }
+        let next = owedRollbacks.removeFirst()
+        phase = .settlingRollbacks(then: stage)
+        targets[next] = .rollingBack
+        return [.rollBackTarget(next)]
+    }
+
     private mutating func stop(_ reason: StopReason) -> [Action] {
         if stopReason == nil || stopReason == .stopRequested { stopReason = reason }
         // Running targets finish their current step first; their reports bring us back here.
@@ -473,6 +494,8 @@ public struct RolloutMachine: Sendable {
             return launchTargets(in: stage)
         case .rollingBackScope:
             return continueScopeRollback()
+        case .settlingRollbacks(let stage):
+            return settleOwedRollbacks(then: stage)
         default:
             return []
         }

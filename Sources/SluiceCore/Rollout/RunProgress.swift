@@ -78,13 +78,17 @@ public struct RunProgress: Sendable, Equatable {
     /// is rolled back again, its undone steps skipped.
     public func isRolledBack(_ target: PlannedTarget) -> Bool {
         guard let recorded = targets[target.name], recorded.rollbackBegan else { return false }
-        return recorded.started.allSatisfy(recorded.undone.contains)
+        // A started step the plan no longer has (a resume that accepted a changed runbook)
+        // cannot be undone from it, so it cannot keep the target owed forever.
+        let planned = Set(target.steps.map(\.name))
+        return recorded.started.filter(planned.contains).allSatisfy(recorded.undone.contains)
             && target.recovery.filter(\.applies).allSatisfy { recorded.recovered.contains($0.name) }
     }
 
-    /// Whether `target` failed or began rolling back, and its rollback did not finish: the run
-    /// owes it a rollback. (A failed target is rolled back at once, so this happens only when
-    /// the runner died before it could finish that rollback.)
+    /// Whether `target` failed or began rolling back, and its rollback did not complete: the run
+    /// owes it a rollback, which `resume` and `rollback` finish. A failed target is rolled back
+    /// at once, so this happens when the runner died before that rollback finished, or when one
+    /// of its undo or recovery steps failed (in a halted run).
     public func owesRollback(_ target: PlannedTarget) -> Bool {
         guard let recorded = targets[target.name] else { return false }
         return (recorded.failed || recorded.rollbackBegan) && !isRolledBack(target)

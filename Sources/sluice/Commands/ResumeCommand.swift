@@ -56,10 +56,6 @@ struct ResumeCommand: AsyncParsableCommand {
             throw ExitCode(4)
         }
         let (recorded, _) = try await past.openJournal()
-        if let target = recorded.targets.first(where: progress.owesRollback) {
-            Console.fail("refused: \(target.name) failed in run \(past.id), and the run stopped before its rollback finished; going on would run steps on a failed, half-undone target. `sluice rollback \(past.id)` finishes the rollback.")
-            throw ExitCode(4)
-        }
 
         // The runbook the run started with, where it was.
         let path = recorded.runbook.directory + "/" + (recorded.runbook.file as NSString).lastPathComponent
@@ -112,7 +108,10 @@ struct ResumeCommand: AsyncParsableCommand {
         let inDoubt = progress.targets.sorted { $0.key < $1.key }.flatMap { target, recorded in
             recorded.failed || recorded.rollbackBegan ? [] : recorded.inDoubt.map { "\(target) / \($0)" }
         }
-        Console.line("Run \(past.id): resuming \(runbook.id)" + (inDoubt.isEmpty ? "" : "; running again the step\(inDoubt.count == 1 ? "" : "s") in doubt: \(inDoubt.joined(separator: ", "))"))
+        let owed = plan.targets.filter(progress.owesRollback).map(\.name)
+        Console.line("Run \(past.id): resuming \(runbook.id)"
+            + (owed.isEmpty ? "" : "; first finishing the rollback of \(owed.joined(separator: ", ")), which failed")
+            + (inDoubt.isEmpty ? "" : "; running again the step\(inDoubt.count == 1 ? "" : "s") in doubt: \(inDoubt.joined(separator: ", "))"))
         let backups = try await RunJournalStore.backups(of: past.id, in: past.store)
         try await session.finish(try await session.carryOut(from: .resuming(progress, backups: backups)))
     }

@@ -257,6 +257,28 @@ struct RolloutMachineTests {
         ])
     }
 
+    @Test func aResumedRunFirstFinishesTheRollbackItOwesAFailedTargetThenGoesOn() {
+        // Target 1 failed, a failure its stage tolerates, and the runner died before its rollback
+        // ran to its end; target 2 had finished step 0.
+        let progress = RolloutMachine.Progress(finishedSteps: [2, 0, 1], touched: [0, 1, 2], failed: [1], finishedStages: 1)
+        #expect(ScriptedEngine().run(Self.shape(tolerated: 1), from: .resuming(progress)) == [
+            .pauseHolds, .rollBackTarget(1),
+            .startStage(1), .runStep(target: 2, step: 1), .finishStage(1, failures: 1),
+            .resumeHolds, .finish(Result(outcome: .completedWithFailures, failedTargets: [1])),
+        ])
+    }
+
+    @Test func aStopWhileAnOwedRollbackRunsStopsBeforeTheNextStage() {
+        let progress = RolloutMachine.Progress(finishedSteps: [2, 0, 1], touched: [0, 1, 2], failed: [1], finishedStages: 1)
+        var engine = ScriptedEngine()
+        engine.stopAfter = 2  // while target 1's rollback is outstanding
+        #expect(engine.run(Self.shape(tolerated: 1), from: .resuming(progress)) == [
+            .pauseHolds, .rollBackTarget(1),
+            .startRollback(reason: .stopRequested), .rollBackTarget(2), .rollBackTarget(0),
+            .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [1], stopReason: .stopRequested)),
+        ])
+    }
+
     @Test func rollingBackAPastRunUndoesEveryTouchedTargetNotYetUndoneLastStageFirst() {
         // Target 1 failed and was rolled back during the run; targets 0 and 2 were changed.
         let progress = RolloutMachine.Progress(finishedSteps: [2, 0, 2], touched: [0, 1, 2], failed: [1], rolledBack: [1], finishedStages: 2)
