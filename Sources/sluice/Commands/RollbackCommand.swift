@@ -53,14 +53,14 @@ struct RollbackCommand: AsyncParsableCommand {
         }
         let actor = actorOptions.resolvedActor
         let (plan, redactor) = try await past.openJournal()
-        let journal = RunJournal(
-            store: past.store, runID: past.id, actor: actor, redactor: redactor,
-            observer: Self.webhooks(of: plan, redactor: redactor))
+        let webhooks = Self.webhooks(of: plan, redactor: redactor)
+        let journal = RunJournal(store: past.store, runID: past.id, actor: actor, redactor: redactor, observer: webhooks.observer)
         let session = RunSession(store: past.store, journal: journal, plan: plan, style: TerminalStyle(enabled: output.useColor), json: json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
             throw ExitCode(4)
         }
+        if let warning = webhooks.warning { Console.error("warning: \(warning)") }
         try await past.takeOver(journal)
         try await journal.record(.rollbackRequested, detail: ["reason": .string(reason ?? ""), "was": .string(past.state)])
         Console.line("Run \(past.id): rolling back \(plan.runbook.id) from its journal")
@@ -70,15 +70,22 @@ struct RollbackCommand: AsyncParsableCommand {
 
     /// The webhooks of the runbook where the run found it, as it reads now: the rollback's events
     /// go where the run's went. The journal holds no `notify` (a webhook's URL may carry a
-    /// token), so a runbook that is gone or no longer valid notifies no one; that is said, and
-    /// the rollback goes on.
-    static func webhooks(of plan: Plan, redactor: Redactor) -> WebhookRunObserver? {
+    /// token), so a runbook that is gone, invalid or now another runbook notifies no one: the
+    /// warning says why, and the rollback goes on.
+    static func webhooks(of plan: Plan, redactor: Redactor) -> (observer: WebhookRunObserver?, warning: String?) {
         let path = plan.runbook.directory + "/" + (plan.runbook.file as NSString).lastPathComponent
-        guard let runbook = RunbookLoader().load(path: path).validRunbook else {
-            Console.error("warning: \(path) is gone or no longer valid, so its webhooks, if it had any, are not told of this rollback; the rollback goes on.")
-            return nil
+        let notifyingNoOne = "so its webhooks, if it had any, are not told of this rollback"
+        guard FileManager.default.fileExists(atPath: path) else {
+            return (nil, "\(path) is gone, \(notifyingNoOne)")
         }
-        return WebhookRunObserver(runbook: runbook, redactor: redactor)
+        let loaded = RunbookLoader().load(path: path)
+        guard let runbook = loaded.validRunbook else {
+            return (nil, "\(path) is no longer valid (`sluice validate \(path)` says why), \(notifyingNoOne)")
+        }
+        guard runbook.id == plan.runbook.id else {
+            return (nil, "\(path) is now runbook `\(runbook.id)`, not `\(plan.runbook.id)`, \(notifyingNoOne)")
+        }
+        return (WebhookRunObserver(runbook: runbook, redactor: redactor), nil)
     }
 }
 
