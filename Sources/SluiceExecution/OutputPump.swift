@@ -9,16 +9,17 @@ import Synchronization
 /// loop's thread is the only one that reads or closes a registered pipe, so a pipe asked to stop
 /// from elsewhere is never closed under a read.
 final class OutputPump: Sendable {
+    /// The one pump; nil only if its wake-up pipe could not be made (no file descriptor left),
+    /// and then commands fail to start instead of the runner trapping.
     static let shared = OutputPump()
 
     /// A pipe that wakes the loop when a reader was added or asked to stop.
     private let wakeup: (read: Int32, write: Int32)
     private let readers = Mutex<[Int32: PipeReader]>([:])
 
-    private init() {
+    private init?() {
         var fds: [Int32] = [0, 0]
-        let made = pipe(&fds)
-        precondition(made == 0, "cannot create the output pump's wake-up pipe: errno \(errno)")
+        guard pipe(&fds) == 0 else { return nil }
         for fd in fds {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
@@ -49,8 +50,9 @@ final class OutputPump: Sendable {
     private func run() {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let watched = readers.withLock { Array($0.values) }
+            var watched = readers.withLock { Array($0.values) }
             for reader in watched where reader.stopRequested.load(ordering: .acquiring) { end(reader) }
+            watched.removeAll { $0.stopRequested.load(ordering: .acquiring) }  // their pipes are closed now
             var polled = [pollfd(fd: wakeup.read, events: Int16(POLLIN), revents: 0)]
                 + watched.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             guard poll(&polled, nfds_t(polled.count), -1) > 0 else { continue }  // EINTR
@@ -97,8 +99,11 @@ final class PipeReader: Sendable {
         self.onOutput = onOutput
     }
 
-    func start() {
-        OutputPump.shared.add(self)
+    /// Starts reading; false when there is no pump to read with.
+    func start() -> Bool {
+        guard let pump = OutputPump.shared else { return false }
+        pump.add(self)
+        return true
     }
 
     /// A chunk read from the pipe.
@@ -136,8 +141,8 @@ final class PipeReader: Sendable {
         // Usually the pipe ended with the command: no need for a timer.
         if done.withLock({ $0.finished }) { return redactor.redact(tail.text) }
         let stopper = Task.detached { [self] in
-            try? await Task.sleep(for: grace)
-            OutputPump.shared.stop(self)
+            guard (try? await Task.sleep(for: grace)) != nil else { return }  // the pipe ended first
+            OutputPump.shared?.stop(self)
         }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let alreadyFinished = done.withLock { state in

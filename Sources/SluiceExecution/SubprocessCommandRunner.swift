@@ -49,7 +49,11 @@ public struct SubprocessCommandRunner: CommandRunner {
             return CommandResult(termination: .failedToStart("\(error)"), output: "", duration: .zero)
         }
         let reader = PipeReader(fd: pipe.read, limit: request.outputLimit, redactor: request.redactor, onOutput: request.onOutput)
-        reader.start()
+        guard reader.start() else {
+            close(pipe.read)
+            close(pipe.write)
+            return CommandResult(termination: .failedToStart("no file descriptor left to read its output with"), output: "", duration: .zero)
+        }
 
         let environment = Self.overrides(request.environment)
         let options = Self.platformOptions()

@@ -22,12 +22,12 @@ struct SpawnBench {
         let start = clock.now
         switch (arguments.first, arguments.count) {
         case ("subprocess", 2):
-            guard let count = Int(arguments[1]) else { usage() }
+            guard let count = Int(arguments[1]), count >= 0 else { usage() }
             await twoAtATime(count) {
                 _ = try? await Subprocess.run(.path("/bin/sh"), arguments: ["-c", "true"], output: .discarded, error: .discarded)
             }
         case ("runner", 2):
-            guard let count = Int(arguments[1]) else { usage() }
+            guard let count = Int(arguments[1]), count >= 0 else { usage() }
             let runner = SubprocessCommandRunner()
             await twoAtATime(count) {
                 _ = await runner.run(CommandRequest(command: .shell("true"), workingDirectory: FileManager.default.currentDirectoryPath))
