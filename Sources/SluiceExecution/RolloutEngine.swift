@@ -156,6 +156,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 }
                 pending = []
                 guard let next = await group.next() else { break }
+                if next == .guardFailed || next == .stopRequested { run.stopping.fire() }  // a bake ends at its next probe
                 if let event = next { pending = machine.handle(event) }
             }
         }
@@ -177,6 +178,8 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         let activeStage = Mutex<Int?>(nil)
         /// Fired when the machine finished, for the stop watcher to end at once.
         let ended = Latch()
+        /// Fired when a guard failed or a stop was asked for: a bake ends instead of probing on.
+        let stopping = Latch()
         /// How often guards are checked while a stage runs: the shortest `every` of any guard.
         let guardInterval: Duration?
 
@@ -378,7 +381,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         guard let bake = run.plan.stages[stage].bake.flatMap(RunbookDuration.parse) else { return true }
         let deadline = clock.now.advanced(by: bake)
         let members = run.targets.indices.filter { run.targets[$0].stage == stage }
-        let stillBaking = { run.activeStage.withLock { $0 } == stage }
+        let stillBaking = { run.activeStage.withLock { $0 } == stage && !run.stopping.isFired }
         repeat {
             for target in members {
                 for step in run.targets[target].target.steps where step.applies && step.health != nil {

@@ -172,6 +172,9 @@ public struct RolloutMachine: Sendable {
         case guards(stage: Int)
         case running(stage: Int)
         case baking(stage: Int)
+        /// Told to stop while the stage baked: waiting for the bake to end (its probe in flight
+        /// finishes) before rolling back or halting, so that no probe runs beside a rollback.
+        case endingBake(stage: Int)
         /// Rolling back the scope, one target at a time; the list is what is left after the current one.
         case rollingBackScope(remaining: [Int])
         /// A resumed run finishing the rollbacks it owes before it goes on with `stage`.
@@ -312,8 +315,18 @@ public struct RolloutMachine: Sendable {
             guard healthy else { return stop(.bakeUnhealthy(stage: stage)) }
             return finish(stage: stage)
 
-        case (.guardFailed, .running(let stage)), (.guardFailed, .baking(let stage)):
+        case (.guardFailed, .running(let stage)):
             return stop(.guardFailed(stage: stage))
+
+        case (.guardFailed, .baking(let stage)), (.guardFailed, .endingBake(let stage)):
+            return endBake(stage, stopping: .guardFailed(stage: stage))
+
+        case (.stopRequested, .baking(let stage)), (.stopRequested, .endingBake(let stage)):
+            return endBake(stage, stopping: .stopRequested)
+
+        case (.bakeFinished, .endingBake(let stage)):
+            phase = .baking(stage: stage)
+            return stop(stopReason ?? .stopRequested)
 
         case (.stopRequested, .preflight):
             phase = .done
@@ -323,7 +336,7 @@ public struct RolloutMachine: Sendable {
             stopReason = .stopRequested
             return []
 
-        case (.stopRequested, .guards), (.stopRequested, .running), (.stopRequested, .baking):
+        case (.stopRequested, .guards), (.stopRequested, .running):
             return stop(.stopRequested)
 
         default:
@@ -421,6 +434,13 @@ public struct RolloutMachine: Sendable {
 
     // MARK: Stopping and rolling back
 
+    /// A stop during a bake waits for the bake to report (the engine ends it at its next probe):
+    /// the reason is kept as ``stop(_:)`` keeps it.
+    private mutating func endBake(_ stage: Int, stopping reason: StopReason) -> [Action] {
+        if stopReason == nil || stopReason == .stopRequested { stopReason = reason }
+        phase = .endingBake(stage: stage)
+        return []
+    }
 
     /// Rolls back the owed targets one at a time, then begins `stage` (or stops, if asked to
     /// meanwhile).

@@ -309,6 +309,30 @@ struct RolloutMachineTests {
         ])
     }
 
+    @Test(arguments: [RolloutMachine.Event.guardFailed, .stopRequested])
+    func aStopDuringABakeWaitsForTheBakeToEndBeforeRollingBack(_ stop: RolloutMachine.Event) {
+        var machine = RolloutMachine(shape: Self.shape(holds: false, bake: true))
+        _ = machine.start()
+        #expect(machine.handle(.preflightFinished(succeeded: true)) == [.startStage(0), .runStep(target: 0, step: 0)])
+        #expect(machine.handle(.stepFinished(target: 0, step: 0, succeeded: true)) == [.runStep(target: 0, step: 1)])
+        #expect(machine.handle(.stepFinished(target: 0, step: 1, succeeded: true)) == [.bake(stage: 0)])
+        // The bake's probe in flight ends first: nothing is undone beside it.
+        #expect(machine.handle(stop) == [])
+        let reason: RolloutMachine.StopReason = stop == .guardFailed ? .guardFailed(stage: 0) : .stopRequested
+        #expect(machine.handle(.bakeFinished(healthy: true)) == [.startRollback(reason: reason), .rollBackTarget(0)])
+    }
+
+    @Test func aGuardFailingAfterAStopDuringABakeIsTheReasonGiven() {
+        var machine = RolloutMachine(shape: Self.shape(holds: false, bake: true))
+        _ = machine.start()
+        _ = machine.handle(.preflightFinished(succeeded: true))
+        _ = machine.handle(.stepFinished(target: 0, step: 0, succeeded: true))
+        _ = machine.handle(.stepFinished(target: 0, step: 1, succeeded: true))
+        #expect(machine.handle(.stopRequested) == [])
+        #expect(machine.handle(.guardFailed) == [])
+        #expect(machine.handle(.bakeFinished(healthy: false)) == [.startRollback(reason: .guardFailed(stage: 0)), .rollBackTarget(0)])
+    }
+
     @Test func aStopWhileHoldsArePausingEndsTheRunInsteadOfWaitingForever() {
         var engine = ScriptedEngine()
         engine.stopAfter = 2  // while .pauseHolds is outstanding
