@@ -29,8 +29,8 @@ public struct RunJournal: Sendable {
     /// Records one event of the run and returns it as committed.
     ///
     /// The observer sees the event as stored (redacted) after it committed. After `run.finished`
-    /// this waits for the observer's ``RunObserver/runFinished(journal:)``, whose time is
-    /// bounded by the observer.
+    /// this waits for the observer's ``RunObserver/runFinished()``, whose time is bounded by the
+    /// observer.
     @discardableResult
     public func record(
         _ kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil,
@@ -43,7 +43,7 @@ public struct RunJournal: Sendable {
         if let observer {
             observer.observe(event)
             if kind == .runFinished {
-                await observer.runFinished(journal: RunJournal(store: store, runID: runID, actor: actor, redactor: redactor))
+                await observer.runFinished()
             }
         }
         return event
@@ -78,7 +78,6 @@ public protocol RunObserver: Sendable {
     func observe(_ event: RecordedEvent)
 
     /// Called after `run.finished` committed and was observed, before recording it returns: the
-    /// observer's last chance to finish its work, within a bound of its own. It may record
-    /// events of its own through `journal`, which has no observer, so they are not observed.
-    func runFinished(journal: RunJournal) async
+    /// observer's last chance to finish its work, within a bound of its own.
+    func runFinished() async
 }

@@ -168,6 +168,7 @@ public final class WebhookNotifier: Sendable {
     private let retryDelay: Duration
     private let redactor: Redactor
     private let log: @Sendable (String) -> Void
+    private let onFailure: (@Sendable (WebhookFailure) -> Void)?
     private let state: Mutex<State>
 
     /// - Parameters:
@@ -175,9 +176,11 @@ public final class WebhookNotifier: Sendable {
     ///   - redactor: the run's redactor; every message passes through it.
     ///   - client: the HTTP client (``sharedClient`` by default; it is never shut down here).
     ///   - log: told about each failure as it happens (standard error).
+    ///   - onFailure: given each failure as it happens (for the audit store), as well as by ``drain()``.
     public init(
         notify: [SluiceCore.Notification], redactor: Redactor, client: HTTPClient = WebhookNotifier.sharedClient, timeout: Duration = WebhookNotifier.defaultTimeout,
-        retryDelay: Duration = WebhookNotifier.defaultRetryDelay, log: @escaping @Sendable (String) -> Void
+        retryDelay: Duration = WebhookNotifier.defaultRetryDelay, log: @escaping @Sendable (String) -> Void,
+        onFailure: (@Sendable (WebhookFailure) -> Void)? = nil
     ) {
         subscriptions = notify.map { entry in
             Subscription(url: entry.webhook, events: Set(entry.events), location: entry.location, origin: Self.origin(of: entry.webhook))
@@ -187,6 +190,7 @@ public final class WebhookNotifier: Sendable {
         self.retryDelay = retryDelay
         self.redactor = redactor
         self.log = log
+        self.onFailure = onFailure
         state = Mutex(State(tails: Array(repeating: nil, count: notify.count)))
     }
 
@@ -297,7 +301,10 @@ public final class WebhookNotifier: Sendable {
             state.failures.append(recorded)
             return recorded
         }
-        if let recorded { log(recorded.description) }
+        if let recorded {
+            log(recorded.description)
+            onFailure?(recorded)
+        }
     }
 
     /// Gives up on every delivery still outstanding: the run is over and the bound has passed.
@@ -317,7 +324,10 @@ public final class WebhookNotifier: Sendable {
             return (abandoned, tasks)
         }
         for task in tasks { task.cancel() }
-        for failure in abandoned { log(failure.description) }
+        for failure in abandoned {
+            log(failure.description)
+            onFailure?(failure)
+        }
     }
 
     private func failure(_ pending: Pending, reason: String) -> WebhookFailure {

@@ -8,15 +8,21 @@ import Testing
 struct RunJournalObserverTests {
     final class Recorder: RunObserver {
         let seen = Mutex<[String]>([])
+        /// The run's journal without an observer, as the webhooks' observer gets it.
+        let audit: RunJournal
+
+        init(audit: RunJournal) {
+            self.audit = audit
+        }
 
         func observe(_ event: RecordedEvent) {
             seen.withLock { $0.append(event.kind + (event.status.map { ":" + $0 } ?? "")) }
         }
 
-        func runFinished(journal: RunJournal) async {
+        func runFinished() async {
             seen.withLock { $0.append("finished") }
             // What the observer records itself is not observed again.
-            _ = try? await journal.record(.notifyFailed, status: "failed")
+            _ = try? await audit.record(.notifyFailed, status: "failed")
         }
     }
 
@@ -27,8 +33,9 @@ struct RunJournalObserverTests {
         let store = try world.openStore()
         let runID = try #require(RunID("r-20261121-080000-0001"))
         try await store.createRun(RunStoreTests.run(runID.rawValue, startedAt: "2026-11-21T08:00:00.000Z"))
-        let recorder = Recorder()
-        let journal = RunJournal(store: store, runID: runID, actor: "alice", redactor: Redactor(secrets: ["hunter2"]), observer: recorder)
+        let redactor = Redactor(secrets: ["hunter2"])
+        let recorder = Recorder(audit: RunJournal(store: store, runID: runID, actor: "alice", redactor: redactor))
+        let journal = RunJournal(store: store, runID: runID, actor: "alice", redactor: redactor, observer: recorder)
 
         // When the run records its events
         try await journal.record(.runStarted)

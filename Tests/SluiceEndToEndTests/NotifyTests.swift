@@ -86,6 +86,36 @@ struct NotifyTests {
         #expect(world.read("out/web1.conf") == nil)  // undone all the same
     }
 
+    @Test func aFailedNotificationIsAuditedAtOnceSoARunnerKilledLaterKeepsIt() async throws {
+        // Given a webhook on a closed port for run.started, and a deploy that kills the runner
+        // 3 s in, once the notification's one retry (1 s later) has failed
+        let closedPort = try LoopbackListener().port
+        let world = try GatesWorld(extra: """
+            notify:
+              - webhook: http://127.0.0.1:\(closedPort)/hook
+                events: [run.started]
+            """)
+        try world.folder.write("scripts/deploy.sh", """
+            #!/bin/sh
+            sleep 3
+            p=$PPID  # the runner, or the shell it started this script with
+            while [ "$(cat /proc/$p/comm)" != sluice ]; do
+                p=$(awk '{ print $4 }' /proc/$p/stat); [ "$p" -gt 1 ] || exit 1
+            done
+            kill -9 "$p"
+
+            """, executable: true)
+
+        // When the change is applied and its runner is killed
+        let result = try world.apply()
+        #expect(result.crashed && result.status == SIGKILL, "\(result.stdout)\(result.stderr)")
+
+        // Then the failure to notify is in the audit store all the same
+        let failures = try world.events().filter { $0["kind"] as? String == "notify.failed" }
+        #expect(failures.map { GatesWorld.detail($0)["event"] as? String } == ["run.started"], "\(failures)")
+        #expect(try world.run(["audit", "verify"]).status == 0)
+    }
+
     @Test func deadWebhooksNeitherFailNorSlowTheRunBeyondTheBound() async throws {
         // Given one webhook on a closed port and one that accepts connections but never answers
         let closedPort = try LoopbackListener().port  // closed again as soon as it is made
@@ -114,7 +144,7 @@ struct NotifyTests {
         let runTime = try #require(Self.time(runFinished["time"] as? String)).timeIntervalSince(try #require(Self.time(runStarted["time"] as? String)))
         #expect(runTime < 4, "the run itself took \(runTime) s")
 
-        // And each undelivered notification is logged and audited after the run, without the URL's path or query
+        // And each undelivered notification is logged and audited, without the URL's path or query
         #expect(result.stderr.contains("warning: notifying http://127.0.0.1:\(closedPort) (runbook.yaml:9:5) of run.started #"))
         #expect(result.stderr.contains("failed: connection refused (tried 2 times); the run goes on"))
         #expect(result.stderr.contains("warning: notifying http://127.0.0.1:\(silent.port) (runbook.yaml:11:5) of run."))

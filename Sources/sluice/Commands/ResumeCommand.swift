@@ -90,7 +90,9 @@ struct ResumeCommand: AsyncParsableCommand {
 
         let journal = RunJournal(
             store: past.store, runID: past.id, actor: actor, redactor: variables.redactor,
-            observer: WebhookRunObserver(runbook: runbook, redactor: variables.redactor))
+            observer: WebhookRunObserver(
+                runbook: runbook, redactor: variables.redactor,
+                audit: RunJournal(store: past.store, runID: past.id, actor: actor, redactor: variables.redactor)))
         let session = RunSession(store: past.store, journal: journal, plan: plan, style: style, json: start.json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)

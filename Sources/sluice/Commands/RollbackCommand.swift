@@ -53,7 +53,7 @@ struct RollbackCommand: AsyncParsableCommand {
         }
         let actor = actorOptions.resolvedActor
         let (plan, redactor) = try await past.openJournal()
-        let webhooks = Self.webhooks(of: plan, redactor: redactor)
+        let webhooks = Self.webhooks(of: plan, audit: RunJournal(store: past.store, runID: past.id, actor: actor, redactor: redactor))
         let journal = RunJournal(store: past.store, runID: past.id, actor: actor, redactor: redactor, observer: webhooks.observer)
         let session = RunSession(store: past.store, journal: journal, plan: plan, style: TerminalStyle(enabled: output.useColor), json: json)
         if let refusal = try await session.lockTargets() {
@@ -72,7 +72,7 @@ struct RollbackCommand: AsyncParsableCommand {
     /// go where the run's went. The journal holds no `notify` (a webhook's URL may carry a
     /// token), so a runbook that is gone, invalid or now another runbook notifies no one: the
     /// warning says why, and the rollback goes on.
-    static func webhooks(of plan: Plan, redactor: Redactor) -> (observer: WebhookRunObserver?, warning: String?) {
+    static func webhooks(of plan: Plan, audit: RunJournal) -> (observer: WebhookRunObserver?, warning: String?) {
         let path = plan.runbook.directory + "/" + (plan.runbook.file as NSString).lastPathComponent
         let notifyingNoOne = "so its webhooks, if it had any, are not told of this rollback"
         guard FileManager.default.fileExists(atPath: path) else {
@@ -85,7 +85,7 @@ struct RollbackCommand: AsyncParsableCommand {
         guard runbook.id == plan.runbook.id else {
             return (nil, "\(path) is now runbook `\(runbook.id)`, not `\(plan.runbook.id)`, \(notifyingNoOne)")
         }
-        return (WebhookRunObserver(runbook: runbook, redactor: redactor), nil)
+        return (WebhookRunObserver(runbook: runbook, redactor: audit.redactor, audit: audit), nil)
     }
 }
 
