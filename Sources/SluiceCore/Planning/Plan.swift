@@ -50,6 +50,9 @@ public struct RunbookInfo: Sendable, Codable, Equatable {
     /// The runbook's path as given, and its folder.
     public var file: String
     public var directory: String
+
+    /// Where the runbook is, whatever folder `file` was given from: its folder and file name.
+    public var path: String { directory + "/" + (file as NSString).lastPathComponent }
 }
 
 /// Whether applying needs an approval, and of what kind.

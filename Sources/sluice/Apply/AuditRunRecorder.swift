@@ -44,21 +44,21 @@ final class AuditRunRecorder: RunRecorder {
         if event.mayWaitForNextEvent {
             unwritten.withLock { $0.append(draft) }
         } else {
-            try await journal.record(contentsOf: unwritten.withLock { drafts in
-                defer { drafts.removeAll() }
-                return drafts
-            } + [draft])
+            try await journal.record(contentsOf: takeUnwritten() + [draft])
         }
         show(event)
     }
 
     /// Makes every event recorded so far durable.
     func flush() async throws {
-        let drafts = unwritten.withLock { drafts in
+        try await journal.record(contentsOf: takeUnwritten())
+    }
+
+    private func takeUnwritten() -> [EventDraft] {
+        unwritten.withLock { drafts in
             defer { drafts.removeAll() }
             return drafts
         }
-        try await journal.record(contentsOf: drafts)
     }
 
     func saveBackup(_ snapshot: FileSnapshot, target: String, step: String) async throws {

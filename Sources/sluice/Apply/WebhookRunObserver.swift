@@ -15,14 +15,14 @@ struct WebhookRunObserver: RunObserver {
     let failures: FailureAudit
 
     /// `nil` when the runbook has no `notify` entries. `audit` is the run's journal without an
-    /// observer (a `notify.failed` is never itself notified).
-    init?(runbook: Runbook, redactor: Redactor, audit: RunJournal) {
+    /// observer (a `notify.failed` is never itself notified); its redactor cleans every message.
+    init?(runbook: Runbook, audit: RunJournal) {
         guard !runbook.notify.isEmpty else { return nil }
         runbookID = runbook.id
         let failures = FailureAudit(journal: audit)
         self.failures = failures
         notifier = WebhookNotifier(
-            notify: runbook.notify, redactor: redactor, log: { Console.error("warning: \($0)") },
+            notify: runbook.notify, redactor: audit.redactor, log: { Console.error("warning: \($0)") },
             onFailure: { failures.record($0) })
     }
 
@@ -35,6 +35,14 @@ struct WebhookRunObserver: RunObserver {
     func runFinished() async {
         _ = await notifier.drain()  // each failure, abandoned ones included, went to `failures`
         await failures.settle()
+    }
+}
+
+extension RunJournal {
+    /// The journal of `runID` whose committed events also go to `runbook`'s webhooks, if it has any.
+    static func notifying(_ runbook: Runbook, store: AuditStore, runID: RunID, actor: String, redactor: Redactor) -> RunJournal {
+        let audit = RunJournal(store: store, runID: runID, actor: actor, redactor: redactor)
+        return RunJournal(store: store, runID: runID, actor: actor, redactor: redactor, observer: WebhookRunObserver(runbook: runbook, audit: audit))
     }
 }
 

@@ -58,7 +58,7 @@ struct ResumeCommand: AsyncParsableCommand {
         let (recorded, _) = try await past.openJournal()
 
         // The runbook the run started with, where it was.
-        let path = recorded.runbook.directory + "/" + (recorded.runbook.file as NSString).lastPathComponent
+        let path = recorded.runbook.path
         guard FileManager.default.fileExists(atPath: path) else {
             Console.fail("refused: the runbook \(path) is gone, and resuming runs its remaining steps from it. Restore it, or undo the run with `sluice rollback \(past.id)`, which needs only the journal.")
             throw ExitCode(4)
@@ -88,11 +88,7 @@ struct ResumeCommand: AsyncParsableCommand {
         try await ApplyCommand.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: past.store, actor: actor, overrideWindow: start.overrideWindow)
         try ApplyCommand.confirm(plan, yes: start.yes, verb: "Resume run \(past.id) of")
 
-        let journal = RunJournal(
-            store: past.store, runID: past.id, actor: actor, redactor: variables.redactor,
-            observer: WebhookRunObserver(
-                runbook: runbook, redactor: variables.redactor,
-                audit: RunJournal(store: past.store, runID: past.id, actor: actor, redactor: variables.redactor)))
+        let journal = RunJournal.notifying(runbook, store: past.store, runID: past.id, actor: actor, redactor: variables.redactor)
         let session = RunSession(store: past.store, journal: journal, plan: plan, style: style, json: start.json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)

@@ -73,7 +73,7 @@ struct RollbackCommand: AsyncParsableCommand {
     /// token), so a runbook that is gone, invalid or now another runbook notifies no one: the
     /// warning says why, and the rollback goes on.
     static func webhooks(of plan: Plan, audit: RunJournal) -> (observer: WebhookRunObserver?, warning: String?) {
-        let path = plan.runbook.directory + "/" + (plan.runbook.file as NSString).lastPathComponent
+        let path = plan.runbook.path
         let notifyingNoOne = "so its webhooks, if it had any, are not told of this rollback"
         guard FileManager.default.fileExists(atPath: path) else {
             return (nil, "\(path) is gone, \(notifyingNoOne)")
@@ -85,7 +85,7 @@ struct RollbackCommand: AsyncParsableCommand {
         guard runbook.id == plan.runbook.id else {
             return (nil, "\(path) is now runbook `\(runbook.id)`, not `\(plan.runbook.id)`, \(notifyingNoOne)")
         }
-        return (WebhookRunObserver(runbook: runbook, redactor: audit.redactor, audit: audit), nil)
+        return (WebhookRunObserver(runbook: runbook, audit: audit), nil)
     }
 }
 

@@ -64,18 +64,26 @@ struct WindowsReport {
     let verdict: WindowVerdict
     let periods: [OpenPeriod]
     let freezes: [Freeze]
+    /// Times in the window's own zone for a recurring window, UTC otherwise; made once.
+    private let formatter: ISO8601DateFormatter
 
-    /// The window's own zone for a recurring window, UTC otherwise.
-    var zone: TimeZone {
-        if case .recurring(_, _, _, let name) = runbook.window?.schedule, let zone = TimeZone(identifier: name) { return zone }
-        return TimeZone(identifier: "UTC") ?? .current
+    init(runbook: Runbook, now: Date, verdict: WindowVerdict, periods: [OpenPeriod], freezes: [Freeze]) {
+        self.runbook = runbook
+        self.now = now
+        self.verdict = verdict
+        self.periods = periods
+        self.freezes = freezes
+        formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if case .recurring(_, _, _, let name) = runbook.window?.schedule, let zone = TimeZone(identifier: name) {
+            formatter.timeZone = zone
+        } else {
+            formatter.timeZone = TimeZone(identifier: "UTC") ?? .current
+        }
     }
 
     func time(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        formatter.timeZone = zone
-        return formatter.string(from: date)
+        formatter.string(from: date)
     }
 
     var windowDescription: String? {
