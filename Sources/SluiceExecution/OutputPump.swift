@@ -90,7 +90,8 @@ final class PipeReader: Sendable {
     nonisolated(unsafe) private var partialLine: [UInt8] = []
     private static let longestLine = 4096
     let stopRequested = Atomic<Bool>(false)
-    private let done = Mutex<(finished: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    /// Fired when the pipe ended or reading stopped, and the pipe is closed.
+    private let done = Latch()
 
     init(fd: Int32, limit: Int, redactor: Redactor, onOutput: (@Sendable (String) -> Void)?) {
         self.fd = fd
@@ -111,10 +112,14 @@ final class PipeReader: Sendable {
         tail.append(chunk)
         guard onOutput != nil else { return }
         partialLine.append(contentsOf: chunk)
-        while let newline = partialLine.firstIndex(of: UInt8(ascii: "\n")) {
-            emit(partialLine[...newline])
-            partialLine.removeSubrange(...newline)
+        // Lines are emitted from a moving start and removed once: removing each line as it went
+        // shifted the rest of the chunk every time, quadratic in a chunk of short lines.
+        var start = partialLine.startIndex
+        while let newline = partialLine[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            emit(partialLine[start...newline])
+            start = newline + 1
         }
+        partialLine.removeSubrange(..<start)
         if partialLine.count >= Self.longestLine {
             emit(partialLine[...])
             partialLine.removeAll()
@@ -125,11 +130,7 @@ final class PipeReader: Sendable {
     func ended() {
         if !partialLine.isEmpty { emit(partialLine) }
         close(fd)
-        let waiter = done.withLock { state in
-            state.finished = true
-            return state.waiter
-        }
-        waiter?.resume()
+        done.fire()
     }
 
     private func emit(_ bytes: some Collection<UInt8>) {
@@ -139,18 +140,13 @@ final class PipeReader: Sendable {
     /// Waits up to `grace` for the pipe to end, then stops reading; returns the redacted tail.
     func finish(after grace: Duration) async -> String {
         // Usually the pipe ended with the command: no need for a timer.
-        if done.withLock({ $0.finished }) { return redactor.redact(tail.text) }
+        if done.isFired { return redactor.redact(tail.text) }
         let stopper = Task.detached { [self] in
             guard (try? await Task.sleep(for: grace)) != nil else { return }  // the pipe ended first
             OutputPump.shared?.stop(self)
         }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let alreadyFinished = done.withLock { state in
-                if state.finished { return true }
-                state.waiter = continuation
-                return false
-            }
-            if alreadyFinished { continuation.resume() }
+            done.onFire { continuation.resume() }
         }
         stopper.cancel()
         return redactor.redact(tail.text)
