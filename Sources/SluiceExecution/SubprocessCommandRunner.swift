@@ -74,7 +74,6 @@ public struct SubprocessCommandRunner: CommandRunner {
                         processGroup.pid = execution.processIdentifier.value
                         running.insert(execution.processIdentifier.value)
                     }
-                    running.remove(processGroup.pid)
                     switch result.terminationStatus {
                     case .exited(let code): return .exited(code)
                     case .signaled(let signal): return .signalled(signal)
@@ -112,6 +111,8 @@ public struct SubprocessCommandRunner: CommandRunner {
             // that reused the number meanwhile (seen with strace: a second close, EBADF).
             termination = .failedToStart(Self.describe(error, program: program, folder: request.workingDirectory))
         }
+        // On every path out, so that a later terminateRunning() never signals a reused number.
+        running.remove(processGroup.pid)
         let output = await reader.finish(after: drainGrace)
         return CommandResult(termination: termination, output: output, duration: clock.now - start)
     }
