@@ -102,14 +102,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         case .beginning:
             machine = RolloutMachine(shape: run.shape)
             pending = machine.start()
-        case .resuming(let progress, let backups):
+        case .resuming(let progress, let backups), .rollingBack(let progress, let backups):
             run.restore(progress, backups: backups)
             machine = RolloutMachine(shape: run.shape, progress: progress.machineProgress(for: plan, shape: run.shape))
-            pending = machine.resume()
-        case .rollingBack(let progress, let backups):
-            run.restore(progress, backups: backups)
-            machine = RolloutMachine(shape: run.shape, progress: progress.machineProgress(for: plan, shape: run.shape))
-            pending = machine.rollBack()
+            if case .resuming = start { pending = machine.resume() } else { pending = machine.rollBack() }
         }
         var result = RolloutMachine.RunResult(outcome: .refused)
         await withTaskGroup(of: RolloutMachine.Event?.self) { group in

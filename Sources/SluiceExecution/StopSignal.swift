@@ -9,8 +9,6 @@ public final class StopSignal: Sendable {
 
     public func request() { requested.fire() }
 
-    public var isRequested: Bool { requested.isFired }
-
     /// Waits until a stop is requested (true) or `ended` fires (false), whichever comes first,
     /// and no longer: the engine returns only once this watcher has.
     func wait(orUntil ended: Latch) async -> Bool {
