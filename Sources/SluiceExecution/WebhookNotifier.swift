@@ -121,11 +121,14 @@ public struct WebhookFailure: Sendable, Equatable, CustomStringConvertible {
 public final class WebhookNotifier: Sendable {
     /// One `notify` entry.
     struct Subscription: Sendable {
-        var url: String
         var events: Set<String>
         var location: SourceLocation
         /// Scheme, host and port, for logs and the audit store.
         var origin: String
+        /// The POST every delivery starts from, made once; nil when the URL cannot be requested
+        /// (the runbook's validation makes that rare), with `problem` saying why.
+        var request: HTTPClient.Request?
+        var problem: String?
     }
 
     /// A message waiting for, or in, delivery to one webhook.
@@ -183,7 +186,16 @@ public final class WebhookNotifier: Sendable {
         onFailure: (@Sendable (WebhookFailure) -> Void)? = nil
     ) {
         subscriptions = notify.map { entry in
-            Subscription(url: entry.webhook, events: Set(entry.events), location: entry.location, origin: Self.origin(of: entry.webhook))
+            var subscription = Subscription(events: Set(entry.events), location: entry.location, origin: Self.origin(of: entry.webhook))
+            do {
+                var request = try HTTPClient.Request(url: entry.webhook, method: .POST)
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.headers.add(name: "User-Agent", value: "sluice-notify/\(SluiceVersion.current)")
+                subscription.request = request
+            } catch {
+                subscription.problem = "not a usable URL: \(error)"
+            }
+            return subscription
         }
         self.client = client
         self.timeout = timeout
@@ -202,9 +214,7 @@ public final class WebhookNotifier: Sendable {
         let targets = subscriptions.indices.filter { subscriptions[$0].events.contains(message.event) }
         guard !targets.isEmpty else { return }
         let clean = message.redacted(by: redactor)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let body = try? encoder.encode(clean) else { return }  // plain strings and numbers always encode
+        guard let body = try? Self.encoder.encode(clean) else { return }  // plain strings and numbers always encode
         for index in targets {
             let loop = client.eventLoopGroup.any()
             let done = loop.makePromise(of: Void.self)
@@ -257,16 +267,11 @@ public final class WebhookNotifier: Sendable {
             return state.pending[ticket]
         }) else { return loop.makeSucceededVoidFuture() }  // abandoned by a drain that ran out of time
         let subscription = subscriptions[pending.subscription]
-        let request: HTTPClient.Request
-        do {
-            request = try HTTPClient.Request(url: subscription.url, method: .POST, body: .bytes(pending.body))
-        } catch {
-            fail(ticket, reason: "not a usable URL: \(error)")
+        guard var headed = subscription.request else {
+            fail(ticket, reason: subscription.problem ?? "not a usable URL")
             return loop.makeSucceededVoidFuture()
         }
-        var headed = request
-        headed.headers.add(name: "Content-Type", value: "application/json")
-        headed.headers.add(name: "User-Agent", value: "sluice-notify/\(SluiceVersion.current)")
+        headed.body = .bytes(pending.body)
         headed.headers.add(name: "X-Sluice-Event", value: pending.message.event)
         let task = client.execute(
             request: headed, delegate: ResponseAccumulator(request: headed, maxBodySize: 1 << 20),
@@ -343,6 +348,13 @@ public final class WebhookNotifier: Sendable {
         }
         return NetworkHealthProber.describe(error)
     }
+
+    /// How messages are written: keys sorted, slashes as they are.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     /// `http://host:port`, without the path and query, which often hold a token.
     static func origin(of url: String) -> String {
