@@ -155,6 +155,9 @@ struct CrashResumeRollbackTests {
         #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
         let run = try Self.onlyRunID(folder)
         let appliedLines = Self.lines(folder).count
+        // A finished run is not resumed.
+        let notResumed = try Self.sluice(["resume", run, "--yes"], in: folder)
+        #expect(notResumed.status == 4 && notResumed.stderr.contains("finished (succeeded); only an interrupted or halted run can be resumed"), "\(notResumed.stderr)")
 
         // The rollback is killed as web4's restored config is reloaded: web5 is undone, and web4
         // is half undone (migrate and deploy, not yet its config's reload and its recovery).
@@ -164,6 +167,10 @@ struct CrashResumeRollbackTests {
         let before = Self.lines(folder)
         let firstTry = before.dropFirst(appliedLines)
         #expect(firstTry.contains("undeploy web4") && !firstTry.contains("reload web4"), "\(firstTry)")
+        // Resuming would redo what the rollback was undoing: refused, pointing to rollback.
+        let resumed = try Self.sluice(["resume", run, "--yes"], in: folder)
+        #expect(resumed.status == 4 && resumed.stderr.contains("was rolling back when it stopped") && resumed.stderr.contains("sluice rollback \(run)"), "\(resumed.stderr)")
+        #expect(Self.lines(folder) == before, "the refused resume ran something")
 
         // The next rollback finishes web4 and undoes the rest; nothing is undone twice.
         let finished = try Self.sluice(["rollback", run, "--reason", "second try"], in: folder)

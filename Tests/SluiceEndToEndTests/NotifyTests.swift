@@ -86,6 +86,24 @@ struct NotifyTests {
         #expect(world.read("out/web1.conf") == nil)  // undone all the same
     }
 
+    @Test func rollbackWithAnotherRunbookAtThePathTellsNoOne() async throws {
+        let receiver = try await WebhookReceiver()
+        let world = try GatesWorld(extra: """
+            notify:
+              - webhook: \(receiver.url)
+                events: [run.finished]
+            """)
+        #expect(try world.apply().status == 0)
+        let run = try #require(world.runs().first?["id"] as? String)
+        // Someone put another runbook, with the same webhook, where this one was.
+        try world.folder.write("runbook.yaml", world.read("runbook.yaml")!.replacingOccurrences(of: "id: gates", with: "id: other"))
+
+        let rolledBack = try world.run(["rollback", run])
+        #expect(rolledBack.status == 0, "\(rolledBack.stdout)\(rolledBack.stderr)")
+        #expect(rolledBack.stderr.contains("runbook.yaml is now runbook `other`, not `gates`, so its webhooks, if it had any, are not told of this rollback"), "\(rolledBack.stderr)")
+        #expect(receiver.messages().map { $0["event"] as? String } == ["run.finished"])  // the apply's only
+    }
+
     @Test func aFailedNotificationIsAuditedAtOnceSoARunnerKilledLaterKeepsIt() async throws {
         // Given a webhook on a closed port for run.started, and a deploy that kills the runner
         // 3 s in, once the notification's one retry (1 s later) has failed
