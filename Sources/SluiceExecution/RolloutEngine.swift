@@ -169,7 +169,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         let targets: [(target: PlannedTarget, stage: Int)]
         let shape: RolloutMachine.Shape
         /// For each target, the steps that started on it, in order, with a file's snapshot.
-        let journal: Mutex<[[(step: Int, snapshot: FileSnapshot?)]]>
+        let journal: Mutex<[[JournalEntry]]>
         /// The stage running now, for guard watchers to know when to stop.
         let activeStage = Mutex<Int?>(nil)
         /// Fired when the machine finished, for the stop watcher to end at once.
@@ -219,7 +219,8 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                     journal[index] = entry.target.steps.indices.filter {
                         recorded.started.contains(entry.target.steps[$0].name) && !recorded.undone.contains(entry.target.steps[$0].name)
                     }.map { step in
-                        (step, backups[entry.target.name]?[entry.target.steps[step].name])
+                        let name = entry.target.steps[step].name
+                        return JournalEntry(step: step, snapshot: backups[entry.target.name]?[name], undoCutShort: recorded.undoStarted.contains(name))
                     }
                 }
             }
@@ -254,7 +255,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         // A step run again (in doubt when a run resumes) keeps its place and its first snapshot:
         // the file as it was before the run.
         run.journal.withLock { journal in
-            if !journal[target].contains(where: { $0.step == step }) { journal[target].append((step, nil)) }
+            if !journal[target].contains(where: { $0.step == step }) { journal[target].append(JournalEntry(step: step)) }
         }
         let context = run.context(target: target, step: plannedStep.name, mode: run.mode, extra: plannedStep.environment)
         let outcome = await executor.run(plannedStep, in: context) { snapshot in
@@ -272,17 +273,27 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         return .stepFinished(target: target, step: step, succeeded: outcome.succeeded)
     }
 
+    /// A step that started on a target, as its rollback needs it.
+    struct JournalEntry: Sendable {
+        var step: Int
+        /// The file as it was before the run, for a file step.
+        var snapshot: FileSnapshot?
+        /// A past rollback started undoing this step and did not finish: its file may be
+        /// restored already, but its `reload` must run again.
+        var undoCutShort = false
+    }
+
     /// Undoes every step that started on the target, last first, then runs its recovery.
     /// Returns whether everything succeeded.
     private func rollBack(_ run: Run, target: Int) async -> Bool {
         let (planned, stage) = (run.targets[target].target, run.plan.stages[run.targets[target].stage].name)
         var complete = true
         let started = run.journal.withLock { $0[target] }
-        for (step, snapshot) in started.reversed() {
-            let plannedStep = planned.steps[step]
+        for entry in started.reversed() {
+            let plannedStep = planned.steps[entry.step]
             await note(RunEvent("rollback.step.started", target: planned.name, stage: stage, step: plannedStep.name))
             let context = run.context(target: target, step: plannedStep.name, mode: "rollback", extra: plannedStep.environment)
-            let outcome = await executor.undo(plannedStep, snapshot: snapshot, in: context)
+            let outcome = await executor.undo(plannedStep, snapshot: entry.snapshot, reloadAlways: entry.undoCutShort, in: context)
             complete = complete && outcome.succeeded
             await note(Self.finished("rollback.step.finished", outcome, target: planned.name, stage: stage, step: plannedStep.name))
         }

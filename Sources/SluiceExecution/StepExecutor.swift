@@ -92,7 +92,11 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
 
     /// Undoes the step: its `rollback` command, or for a file step the restored snapshot followed
     /// by `reload`. A failing undo is retried once more than the step's own retries.
-    public func undo(_ step: PlannedStep, snapshot: FileSnapshot?, in context: Context) async -> StepOutcome {
+    ///
+    /// A file already as in its snapshot was never changed (refused by `validate`, or
+    /// unchanged): nothing is restored and nothing reloads, unless `reloadAlways` says an earlier
+    /// undo was cut short after restoring it.
+    public func undo(_ step: PlannedStep, snapshot: FileSnapshot?, reloadAlways: Bool = false, in context: Context) async -> StepOutcome {
         let timeout = RunbookDuration.parse(step.timeout) ?? Step.defaultTimeout
         let attempts = step.retries + 2
         let delay = RunbookDuration.parse(step.retryDelay) ?? Step.defaultRetryDelay
@@ -100,19 +104,27 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
             guard let snapshot else {
                 return StepOutcome(succeeded: true, detail: "the file was never changed: nothing to restore")
             }
-            var restored = false
+            var restored: FileRestoreOutcome?
             var failure = ""
-            for attempt in 1...attempts where !restored {
+            for attempt in 1...attempts where restored == nil {
                 do {
-                    try FileChanger.restore(snapshot)
-                    restored = true
+                    restored = try FileChanger.restore(snapshot)
                 } catch {
                     failure = "\(error)"
                     if attempt < attempts { try? await clock.sleep(for: delay) }
                 }
             }
-            guard restored else { return StepOutcome(succeeded: false, detail: "could not restore \(snapshot.path): \(failure)") }
-            let what = snapshot.existed ? "restored the previous \(snapshot.path)" : "removed \(snapshot.path), which did not exist before"
+            let what: String
+            switch restored {
+            case nil: return StepOutcome(succeeded: false, detail: "could not restore \(snapshot.path): \(failure)")
+            case .alreadyAsBefore where reloadAlways:
+                what = "\(snapshot.path) was already restored by the rollback cut short"
+            case .alreadyAsBefore:
+                // The change never happened (refused by `validate`, or unchanged): nothing to undo, nothing to reload.
+                return StepOutcome(succeeded: true, detail: "nothing to restore: \(snapshot.path) is as it was before the run; not reloaded")
+            case .restored: what = "restored the previous \(snapshot.path)"
+            case .removed: what = "removed \(snapshot.path), which did not exist before"
+            }
             guard let reload = file.reload?.executable else { return StepOutcome(succeeded: true, detail: what) }
             var outcome = await runWithRetries(reload, attempts: attempts, delay: delay, timeout: timeout, in: context)
             outcome.detail = outcome.succeeded ? "\(what), then reloaded" : "\(what), but reload failed: \(outcome.detail)"
@@ -132,20 +144,40 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         }
         var ran: [CommandResult] = []
         do {
-            let snapshot = try FileChanger.snapshot(path)
+            let snapshot = try FileChanger.snapshot(path, follow: file.follow ?? false)
             try await saveSnapshot(snapshot)
             // The plan rendered `validate` with `file.validateFile` as `{{ file }}`: the new content
             // is written there, checked, and renamed into place.
-            let validate: ((String) async -> CommandResult)? = file.validate?.executable.map { command in
-                { _ in
-                    await commands.run(context.request(command, timeout: timeout))
+            let validateCommand = file.validate?.executable
+            var validate: ((String) async -> CommandResult)? = validateCommand.map { command in
+                { _ in await commands.run(context.request(command, timeout: timeout)) }
+            }
+            let data = Data(content.utf8)
+            let mode = file.mode.flatMap { UInt32($0, radix: 8) }
+            var temporary = file.validateFile
+            if snapshot.path != path, let planned = file.validateFile, let command = validateCommand {
+                // A followed link: the new content is validated beside the link, where `{{ file }}`
+                // points, then written beside the file the link points to.
+                temporary = nil
+                validate = { _ in
+                    do {
+                        let staged = try FileChanger.stageForValidation(data, beside: path, as: planned)
+                        defer { staged.discard(); staged.close() }
+                        return await commands.run(context.request(command, timeout: timeout))
+                    } catch {
+                        return CommandResult(termination: .failedToStart("\(error)"), output: "", duration: .zero)
+                    }
                 }
             }
             let written = try await FileChanger.write(
-                Data(content.utf8), to: path, mode: file.mode.flatMap { UInt32($0, radix: 8) }, temporary: file.validateFile,
-                validate: validate)
-            if case .rejected(let result) = written {
+                data, to: snapshot.path, mode: mode, temporary: temporary, previous: snapshot, validate: validate)
+            switch written {
+            case .rejected(let result):
                 return StepOutcome(succeeded: false, detail: "validate refused the new content (\(result.termination))", commands: [result], snapshot: nil)
+            case .unchanged:
+                return StepOutcome(succeeded: true, detail: "unchanged: \(file.path) already holds the new content; not reloaded", snapshot: snapshot)
+            case .written:
+                break
             }
             guard let reload = file.reload?.executable else {
                 return StepOutcome(succeeded: true, detail: "wrote \(file.path)", snapshot: snapshot)

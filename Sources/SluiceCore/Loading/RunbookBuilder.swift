@@ -446,7 +446,7 @@ struct RunbookBuilder {
     }
 
     private func fileChange(_ node: Node) -> FileChange? {
-        let keys = ["path", "source", "content", "mode", "validate", "reload"]
+        let keys = ["path", "source", "content", "mode", "validate", "reload", "follow"]
         guard let fields = reader.fields(node, "`file`", known: keys) else { return nil }
         let path = reader.required(fields, "path").flatMap { reader.template($0, "`file.path`") }
         var content: FileChange.Content?
@@ -475,8 +475,9 @@ struct RunbookBuilder {
         }
         let validate = fields["validate"].flatMap { reader.command($0, "`file.validate`") }
         let reload = fields["reload"].flatMap { reader.command($0, "`file.reload`") }
+        let follow = reader.boolean(fields["follow"], "`file.follow`") ?? false
         guard let path, let content else { return nil }
-        return FileChange(path: path, content: content, mode: mode, validate: validate, reload: reload)
+        return FileChange(path: path, content: content, mode: mode, validate: validate, reload: reload, follow: follow)
     }
 
     /// Loads a file step's `source`, whose content is itself a template, located in its own file.

@@ -222,13 +222,20 @@ public struct FileChange: Sendable, Equatable {
     public var validate: Command?
     /// Run after the new content is in place, and again after a rollback restores the old.
     public var reload: Command?
+    /// When `path` is a symbolic link: change the file it points to and keep the link. Without
+    /// it, a link at `path` is refused (a file step never replaces a link with a file).
+    public var follow: Bool
 
-    public init(path: Template, content: Content, mode: UInt32? = nil, validate: Command? = nil, reload: Command? = nil) {
+    public init(
+        path: Template, content: Content, mode: UInt32? = nil, validate: Command? = nil, reload: Command? = nil,
+        follow: Bool = false
+    ) {
         self.path = path
         self.content = content
         self.mode = mode
         self.validate = validate
         self.reload = reload
+        self.follow = follow
     }
 }
 

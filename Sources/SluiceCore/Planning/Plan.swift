@@ -212,10 +212,15 @@ public struct PlannedFile: Sendable, Codable, Equatable {
     @Executable public var executableContent: String?
     public var validate: PlannedCommand?
     public var reload: PlannedCommand?
+    /// `follow: true`: a symbolic link at the path is followed (the file it points to changes,
+    /// the link stays); nil or false refuses a link.
+    public var follow: Bool?
     /// Filled by the dry run: what writing the file would change, and the diff.
     public var change: Change?
     public var currentMode: String?
     public var diff: String?
+    /// Filled by the dry run for a followed link: the file it points to.
+    public var linkTarget: String?
 }
 
 /// The report's closing counts.

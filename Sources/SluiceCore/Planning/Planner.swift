@@ -124,7 +124,8 @@ public struct Planner: Sendable {
                         display: try $0.render(in: displayContext, redactingSecrets: true).description,
                         executable: try $0.render(in: validateContext))
                 },
-                reload: try change.reload.map { try command($0, context) })
+                reload: try change.reload.map { try command($0, context) },
+                follow: change.follow)
             planned.verification = change.validate == nil
                 ? CheckOutcome(status: .notChecked, detail: "no `validate` command: only the diff shows the change")
                 : CheckOutcome(status: .notChecked, detail: "validate not run yet")

@@ -30,6 +30,9 @@ public struct RunProgress: Sendable, Equatable {
         public var rollbackBegan = false
         /// Steps whose undo finished successfully: never undone twice.
         public var undone: Set<String> = []
+        /// Steps whose undo started (finished or not): an undo started but not finished was cut
+        /// short, so its file's `reload` runs again even when the file is already restored.
+        public var undoStarted: Set<String> = []
         /// Recovery steps that finished successfully after the target's undo.
         public var recovered: Set<String> = []
 
@@ -60,6 +63,9 @@ public struct RunProgress: Sendable, Equatable {
             case "rollback.step.started", "rollback.step.finished", "recovery.step.finished":
                 guard let target = event.target else { continue }
                 targets[target, default: Target()].rollbackBegan = true
+                if event.kind == "rollback.step.started", let step = event.step {
+                    targets[target, default: Target()].undoStarted.insert(step)
+                }
                 guard let step = event.step, event.status == "succeeded" else { continue }
                 if event.kind == "rollback.step.finished" { targets[target, default: Target()].undone.insert(step) }
                 if event.kind == "recovery.step.finished" { targets[target, default: Target()].recovered.insert(step) }
