@@ -113,37 +113,58 @@ public struct PlanChecker: Sendable {
         var change: PlannedFile.Change
         var currentMode: String?
         var diff: String
+        var linkTarget: String?
     }
 
     private func inspect(
         _ file: PlannedFile, slot: (Int, Int, Int), directory: String, environment: [String: String], timeout: Duration
     ) async -> (Slot, CheckOutcome) {
         let path = file.executablePath ?? file.path
-        let current = FileManager.default.contents(atPath: path)
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        let currentMode = (attributes?[.posixPermissions] as? NSNumber).map { String($0.intValue, radix: 8).leftPadded(to: 4) }
-        let currentText = current.map { redactor.redact(String(decoding: $0, as: UTF8.self)) }
         let newContent = file.executableContent ?? file.content
+        let current: FileSnapshot
+        do {
+            current = try FileChanger.snapshot(path, follow: file.follow ?? false)
+        } catch FileChangeError.folderMissing {
+            // An earlier step may create the folder: the file is new, and validate cannot run here.
+            let inspection = FileInspection(
+                change: .create, currentMode: nil, diff: UnifiedDiff.make(old: nil, new: file.content, path: file.path), linkTarget: nil)
+            return (Slot.file(stage: slot.0, target: slot.1, index: slot.2, inspection: inspection),
+                    CheckOutcome(status: .notChecked, detail: "the file's folder does not exist yet (an earlier step may create it): `validate` not run, only the diff shows the change"))
+        } catch {
+            // A link not followed, a directory, a FIFO: apply would refuse it the same way.
+            let inspection = FileInspection(change: .modify, currentMode: nil, diff: "", linkTarget: nil)
+            return (Slot.file(stage: slot.0, target: slot.1, index: slot.2, inspection: inspection),
+                    CheckOutcome(status: .failed, detail: redactor.redact("\(error)")))
+        }
+        let currentMode = current.mode.map { String($0, radix: 8).leftPadded(to: 4) }
+        let currentText = current.content.map { redactor.redact(String(decoding: $0, as: UTF8.self)) }
         var change: PlannedFile.Change
-        if current == nil {
+        if !current.existed {
             change = .create
-        } else if current == Data(newContent.utf8) {
+        } else if current.content == Data(newContent.utf8) {
             change = (file.mode != nil && file.mode != currentMode) ? .mode : .unchanged
         } else {
             change = .modify
         }
         let diff = UnifiedDiff.make(old: currentText, new: file.content, path: file.path)
-        let inspection = FileInspection(change: change, currentMode: currentMode, diff: diff)
+        let inspection = FileInspection(
+            change: change, currentMode: currentMode, diff: diff, linkTarget: current.path == path ? nil : redactor.redact(current.path))
         let fileSlot = Slot.file(stage: slot.0, target: slot.1, index: slot.2, inspection: inspection)
+        if change == .unchanged {
+            return (fileSlot, CheckOutcome(status: .passed, detail: "unchanged: the file already holds the new content; apply writes nothing and does not reload"))
+        }
         guard let validate = file.validate?.executable, let validateFile = file.validateFile else {
             return (fileSlot, CheckOutcome(status: .notChecked, detail: "no `validate` command: only the diff shows the change"))
         }
+        // The new content goes to a private temporary file beside the real one, as in apply, so
+        // that relative includes resolve the same; it is removed as soon as `validate` ends.
+        let staged: FileChanger.StagedFile
         do {
-            try FileManager.default.createDirectory(atPath: (validateFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Data(newContent.utf8).write(to: URL(fileURLWithPath: validateFile))
+            staged = try FileChanger.stageForValidation(Data(newContent.utf8), beside: path, as: validateFile)
         } catch {
-            return (fileSlot, CheckOutcome(status: .failed, detail: "could not write the new content for `validate`: \(error)"))
+            return (fileSlot, CheckOutcome(status: .failed, detail: redactor.redact("could not write the new content for `validate`: \(error)")))
         }
+        defer { staged.discard(); staged.close() }
         return (fileSlot, await run(validate, in: directory, environment: environment, timeout: timeout))
     }
 
@@ -160,6 +181,7 @@ public struct PlanChecker: Sendable {
             plan.stages[stage].targets[target].steps[index].file?.change = inspection.change
             plan.stages[stage].targets[target].steps[index].file?.currentMode = inspection.currentMode
             plan.stages[stage].targets[target].steps[index].file?.diff = inspection.diff
+            plan.stages[stage].targets[target].steps[index].file?.linkTarget = inspection.linkTarget
             plan.stages[stage].targets[target].steps[index].file?.validate?.outcome = outcome
         }
     }

@@ -8,6 +8,8 @@ struct PlanCommandTests {
     static func markerRunbook(_ folder: TemporaryFolder, webhookPort: Int) throws {
         try folder.write("mark.sh", "#!/bin/sh\n# mark.sh NAME: records that NAME ran, and in which mode.\necho \"$SLUICE_MODE\" >> \"markers/$1\"\n", executable: true)
         try FileManager.default.createDirectory(at: folder.url.appendingPathComponent("markers"), withIntermediateDirectories: true)
+        // The files' folder exists: plan validates new content beside the real file, as apply does.
+        try FileManager.default.createDirectory(at: folder.url.appendingPathComponent("out"), withIntermediateDirectories: true)
         try folder.write("site.conf", "listen {{ target.vars.port }}\n")
         try folder.write("runbook.yaml", """
             sluice: 1
@@ -60,7 +62,8 @@ struct PlanCommandTests {
             let mode = try String(contentsOf: folder.url.appendingPathComponent("markers/\(marker)"), encoding: .utf8)
             #expect(mode == "check\n", "\(marker) ran in mode \(mode)")
         }
-        #expect(!FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("out").path))
+        // Nothing was written beside the files, not even validate's temporary file
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.appendingPathComponent("out").path) == [])
         #expect(webhook.connectionsAccepted() == 0)
         #expect(result.stdout.contains("Ready: no check failed."))
     }

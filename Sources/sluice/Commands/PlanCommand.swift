@@ -47,23 +47,21 @@ struct PlanCommand: AsyncParsableCommand {
 
         let runID = RunID.generate()
         let now = Date()
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-plan-\(runID)")
-        defer { try? FileManager.default.removeItem(at: scratch) }
         var plan: Plan
         do {
             plan = try Planner().plan(
                 runbook: runbookValue, variables: variables, runID: runID.rawValue, now: now,
                 content: ContentDigest(runbook: runbookValue),
-                validateFile: { target, index, path in
-                    scratch.appendingPathComponent("\(target)/\(index)/\((path as NSString).lastPathComponent)").path
-                })
+                validateFile: ApplyCommand.validateFile(runID: runID))
         } catch {
             Console.error("\(error)")
             throw ExitCode(2)
         }
-        let checker = PlanChecker(
-            commands: SubprocessCommandRunner(), prober: NetworkHealthProber(), parallel: checks, redactor: variables.redactor)
+        let runner = SubprocessCommandRunner()
+        let checker = PlanChecker(commands: runner, prober: NetworkHealthProber(), parallel: checks, redactor: variables.redactor)
+        let interruption = PlanInterruption(runner: runner)
         await checker.check(&plan)
+        interruption.end()
 
         let summary = plan.summary
         // The full plan is encoded only when it is saved: for a large runbook it is most of the work.
@@ -159,5 +157,37 @@ struct PlanDocument: Encodable {
         self.summary = summary
         self.approval = approval
         self.ready = summary.ready
+    }
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP during a dry run: the checks' commands are terminated and every
+/// temporary file beside a real one is removed before the process exits, so an interrupted
+/// `plan` leaves nothing behind.
+final class PlanInterruption {
+    private let sources: [any DispatchSourceSignal]
+
+    init(runner: SubprocessCommandRunner) {
+        let signals = [SIGINT, SIGTERM, SIGHUP]
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                FileChanger.discardStagedFiles()
+                // Read-only checks: a short grace, then SIGKILL, before the process exits.
+                runner.terminateRunning(grace: .milliseconds(500))
+                Thread.sleep(forTimeInterval: 0.7)
+                FileChanger.discardStagedFiles()
+                Console.error("plan interrupted: no change was made, its temporary files are removed")
+                exit(128 + number)
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    /// The checks are over: signals act as usual again.
+    func end() {
+        for source in sources { source.cancel() }
+        for number in [SIGINT, SIGTERM, SIGHUP] { signal(number, SIG_DFL) }
     }
 }

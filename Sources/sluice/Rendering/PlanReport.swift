@@ -140,9 +140,10 @@ struct PlanReport: Sendable {
         case .create?: change = "new file, mode \(file.mode ?? "0644")"
         case .modify?: change = "changes" + (file.mode.map { $0 != file.currentMode ? ", mode \(file.currentMode ?? "?") -> \($0)" : "" } ?? "")
         case .mode?: change = "content unchanged, mode \(file.currentMode ?? "?") -> \(file.mode ?? "?")"
-        case .unchanged?: change = "unchanged"
+        case .unchanged?: change = "unchanged: apply writes nothing and does not reload"
         case nil: change = "not inspected"
         }
+        if let target = file.linkTarget { change = "a link followed to \(target); " + change }
         lines.append("      file:     \(file.path) (\(change))")
         if let validate = file.validate { lines.append("      validate: \(validate.display)") }
         if let reload = file.reload { lines.append("      reload:   \(reload.display)") }
