@@ -122,14 +122,22 @@ extension AuditStore {
     /// Stores a file's backup before a `file` step replaces it, and returns the backup that
     /// rollback must restore.
     ///
+    /// The backup's ``FileBackup/digest`` is stored with it and recorded, in the same
+    /// transaction, by a chained `file.backed_up` event (by `actor`, redacted with `redactor`),
+    /// so that a row edited later is caught by ``verifiedBackups(of:)`` and `audit verify`.
     /// The first backup wins: when one already exists for the same run, target, step and path
     /// (a retried or resumed step), it is kept and returned, because it holds the content from
     /// before the run touched the file. The run must exist.
-    public func storeBackup(_ backup: FileBackup) async throws -> FileBackup {
+    public func storeBackup(_ backup: FileBackup, actor: String, redactor: Redactor) async throws -> FileBackup {
         try await write("backing up \(backup.path)") { db in
             if let existing = try Self.backup(matching: backup, in: db) { return existing }
             var row = backup
+            row.sha256 = row.digest
             try row.insert(db)
+            _ = try self.appendInTransaction([EventDraft(
+                runID: row.runID, actor: actor, kind: .fileBackedUp, target: row.target, step: row.step,
+                detail: ["backup_id": .integer(row.id ?? 0), "path": .string(row.path), "sha256": .string(row.sha256 ?? ""),
+                         "existed": .bool(row.existed)])], redactor: redactor, in: db)
             return row
         }
     }
@@ -139,6 +147,61 @@ extension AuditStore {
         try await read("reading backups of \(runID)") { db in
             try FileBackup.filter(FileBackup.CodingKeys.runID == runID.rawValue).order(FileBackup.CodingKeys.id).fetchAll(db)
         }
+    }
+
+    /// The run's backups, each checked against the digest its chained `file.backed_up` event
+    /// recorded.
+    ///
+    /// - Throws: ``AuditStoreError/backupTampered(path:runID:reason:)`` naming the first backup
+    ///   that has no such event or no longer matches it: it must not be restored.
+    public func verifiedBackups(of runID: RunID) async throws -> [FileBackup] {
+        let backups = try await backups(of: runID)
+        let recorded = try await backupDigests(of: runID)
+        for backup in backups {
+            if let problem = Self.problem(with: backup, recorded: recorded) {
+                throw AuditStoreError.backupTampered(path: backup.path, runID: runID.rawValue, reason: problem)
+            }
+        }
+        return backups
+    }
+
+    /// Every backup in the store checked against its chained event, for `audit verify`: one
+    /// sentence per backup that does not match, naming it.
+    public func backupProblems() async throws -> [String] {
+        let backups = try await read("reading backups") { db in try FileBackup.order(FileBackup.CodingKeys.id).fetchAll(db) }
+        let recorded = try await backupDigests(of: nil)
+        var problems: [String] = []
+        for backup in backups {
+            if let problem = Self.problem(with: backup, recorded: recorded) {
+                problems.append("backup \(backup.id ?? 0) of \(backup.path) (run \(backup.runID), target \(backup.target), step \(backup.step)): \(problem)")
+            }
+        }
+        let present = Set(backups.compactMap(\.id))
+        for (id, _) in recorded.sorted(by: { $0.key < $1.key }) where !present.contains(id) {
+            problems.append("backup \(id): its `file.backed_up` event is in the chain but the backup row is gone")
+        }
+        return problems
+    }
+
+    /// The digest each `file.backed_up` event recorded, by backup id.
+    private func backupDigests(of runID: RunID?) async throws -> [Int64: String] {
+        var digests: [Int64: String] = [:]
+        for event in try await events(of: runID) where event.kind == EventKind.fileBackedUp.rawValue {
+            let detail = event.detailMembers
+            guard let id = detail["backup_id"].flatMap({ Int64($0) }), let sha = detail["sha256"] else { continue }
+            digests[id] = sha
+        }
+        return digests
+    }
+
+    private static func problem(with backup: FileBackup, recorded: [Int64: String]) -> String? {
+        guard let id = backup.id, let digest = recorded[id] else {
+            return "no `file.backed_up` event in the audit chain records it"
+        }
+        guard backup.sha256 == digest, backup.digest == digest else {
+            return "it no longer matches the SHA-256 its `file.backed_up` event recorded (\(digest.prefix(12))): it was changed in the store"
+        }
+        return nil
     }
 
     private static func backup(matching backup: FileBackup, in db: Database) throws -> FileBackup? {

@@ -103,6 +103,15 @@ extension AuditStore {
                 CREATE INDEX approvals_by_runbook ON approvals (runbook_id, id);
                 """)
         }
+        // A backup keeps the file's owner and group, and the SHA-256 over everything a restore
+        // writes, which the chained `file.backed_up` event that takes it also records.
+        migrator.registerMigration("v3-backup-owners-and-digests") { db in
+            try db.execute(sql: """
+                ALTER TABLE file_backups ADD COLUMN owner INTEGER;
+                ALTER TABLE file_backups ADD COLUMN grp INTEGER;
+                ALTER TABLE file_backups ADD COLUMN sha256 TEXT;
+                """)
+        }
         return migrator
     }
 }

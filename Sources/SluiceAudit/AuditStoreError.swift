@@ -19,6 +19,8 @@ public enum AuditStoreError: Error, CustomStringConvertible {
     case lockNotFound(target: String)
     /// The lock's holder may still be running, so it cannot be forced.
     case lockHolderMayBeAlive(TargetLock, LockState)
+    /// A file backup does not match what the audit chain recorded when it was taken.
+    case backupTampered(path: String, runID: String, reason: String)
 
     /// What went wrong and what to do about it.
     public var description: String {
@@ -40,6 +42,9 @@ public enum AuditStoreError: Error, CustomStringConvertible {
             return "run \(id) is already recorded; generate a fresh run id."
         case .unknownRun(let id):
             return "no run \(id) in the audit store. List runs with `sluice runs`."
+        case .backupTampered(let path, let runID, let reason):
+            return "the backup of \(path) taken by run \(runID) cannot be trusted: \(reason). It is not restored; "
+                + "check the store with `sluice audit verify`, then restore \(path) by hand from a copy you trust."
         case .lockNotFound(let target):
             return "target \(target) is not locked; nothing to unlock."
         case .lockHolderMayBeAlive(let lock, let state):

@@ -51,6 +51,8 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let approvalRecorded = EventKind(rawValue: "approval.recorded")
     /// An operator started a stage outside the window, with a reason.
     public static let windowOverridden = EventKind(rawValue: "window.overridden")
+    /// A file's backup was taken before a `file` step changed it; `detail` holds its SHA-256.
+    public static let fileBackedUp = EventKind(rawValue: "file.backed_up")
     /// A run's runner was found dead.
     public static let runInterrupted = EventKind(rawValue: "run.interrupted")
     /// An operator resumed a run from its journal.

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import SluiceCore
@@ -26,6 +27,12 @@ public struct FileBackup: Codable, Sendable, Hashable, FetchableRecord, MutableP
     public var mode: Int?
     /// When the backup was taken, in ``Timestamp`` form.
     public var takenAt: String
+    /// The previous owner's user id, when it existed.
+    public var owner: Int?
+    /// The previous group id, when it existed.
+    public var group: Int?
+    /// ``digest``, as the chained `file.backed_up` event that took the backup records it.
+    public var sha256: String?
 
     /// The column names.
     public enum CodingKeys: String, CodingKey, ColumnExpression {
@@ -47,20 +54,45 @@ public struct FileBackup: Codable, Sendable, Hashable, FetchableRecord, MutableP
         case mode
         /// `taken_at`
         case takenAt = "taken_at"
+        /// `owner`
+        case owner
+        /// `grp`
+        case group = "grp"
+        /// `sha256`
+        case sha256
+    }
+
+    /// The SHA-256 over everything a restore of this backup would use: run, target, step, path,
+    /// whether it existed, content, mode, owner and group. A row edited in the store no longer
+    /// matches the digest its chained event recorded.
+    public var digest: String {
+        var hasher = SHA256()
+        let fields: [String] = [
+            runID.rawValue, target, step, path, existed ? "1" : "0", mode.map { String($0) } ?? "-",
+            owner.map { String($0) } ?? "-", group.map { String($0) } ?? "-",
+        ]
+        for field in fields {
+            hasher.update(data: Data("\(field.utf8.count):".utf8))
+            hasher.update(data: Data(field.utf8))
+        }
+        hasher.update(data: Data("\(content?.count ?? -1):".utf8))
+        if let content { hasher.update(data: content) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     /// A backup of a file that existed with `content` and `mode`.
     public static func existing(
-        runID: RunID, target: String, step: String, path: String, content: Data, mode: Int, takenAt: String
+        runID: RunID, target: String, step: String, path: String, content: Data, mode: Int, owner: Int? = nil,
+        group: Int? = nil, takenAt: String
     ) -> FileBackup {
         FileBackup(id: nil, runID: runID, target: target, step: step, path: path, existed: true,
-                   content: content, mode: mode, takenAt: takenAt)
+                   content: content, mode: mode, takenAt: takenAt, owner: owner, group: group)
     }
 
     /// A backup recording that the file did not exist.
     public static func absent(runID: RunID, target: String, step: String, path: String, takenAt: String) -> FileBackup {
         FileBackup(id: nil, runID: runID, target: target, step: step, path: path, existed: false,
-                   content: nil, mode: nil, takenAt: takenAt)
+                   content: nil, mode: nil, takenAt: takenAt, owner: nil, group: nil)
     }
 
     /// Keeps the id SQLite assigned.
@@ -70,7 +102,7 @@ public struct FileBackup: Codable, Sendable, Hashable, FetchableRecord, MutableP
 
     private init(
         id: Int64?, runID: RunID, target: String, step: String, path: String, existed: Bool,
-        content: Data?, mode: Int?, takenAt: String
+        content: Data?, mode: Int?, takenAt: String, owner: Int?, group: Int?
     ) {
         self.id = id
         self.runID = runID
@@ -81,5 +113,8 @@ public struct FileBackup: Codable, Sendable, Hashable, FetchableRecord, MutableP
         self.content = content
         self.mode = mode
         self.takenAt = takenAt
+        self.owner = owner
+        self.group = group
+        self.sha256 = nil
     }
 }

@@ -16,14 +16,21 @@ public struct RunJournal: Sendable {
     public let redactor: Redactor
     /// Told about every event once it is committed (webhook notifications), if set.
     public let observer: (any RunObserver)?
+    /// The run's secret values by variable name, which file backups are sealed with
+    /// (``FileSecretSeal``) before they are stored.
+    public let secrets: [String: String]
 
     /// Creates the journal of `runID`.
-    public init(store: AuditStore, runID: RunID, actor: String, redactor: Redactor, observer: (any RunObserver)? = nil) {
+    public init(
+        store: AuditStore, runID: RunID, actor: String, redactor: Redactor, observer: (any RunObserver)? = nil,
+        secrets: [String: String] = [:]
+    ) {
         self.store = store
         self.runID = runID
         self.actor = actor
         self.redactor = redactor
         self.observer = observer
+        self.secrets = secrets
     }
 
     /// Records one event of the run and returns it as committed.

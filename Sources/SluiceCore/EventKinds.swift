@@ -11,6 +11,7 @@ public enum EventKinds {
         "hold.paused": "A hold was paused before the first stage.",
         "stage.started": "A stage started.",
         "step.started": "A step started on a target.",
+        "file.backed_up": "A file's previous state was kept in the store (its SHA-256 chained) before a file step changed it.",
         "step.finished": "A step finished on a target.",
         "guard.failed": "A guard failed, which stops the rollout.",
         "window.cutoff": "A stage was not started: less than the window's cutoff remained.",
@@ -44,6 +45,7 @@ public enum EventKinds {
         "lock.forced": "`unlock` runs outside any run",
         "run.interrupted": "it is recorded by another process, after the runner died",
         "notify.failed": "a failure to notify is logged and audited, never notified",
+        "file.backed_up": "backups are recorded by the store, with the backup",
     ]
 
     /// The kinds a runbook's `notify` may list: what a run of `apply` records.

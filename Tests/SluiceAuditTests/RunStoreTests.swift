@@ -82,15 +82,41 @@ import Testing
                                         content: original, mode: 0o644, takenAt: "2026-11-21T08:00:01.000Z")
 
         // When the step is retried and backs up the (already changed) file again
-        let stored = try await store.storeBackup(first)
+        let stored = try await store.storeBackup(first, actor: "alice", redactor: Redactor(secrets: [String]()))
         let retried = try await store.storeBackup(FileBackup.existing(
             runID: run.id, target: "ap01-a", step: "write config", path: "/etc/x.conf",
-            content: Data("new content".utf8), mode: 0o600, takenAt: "2026-11-21T08:00:02.000Z"))
+            content: Data("new content".utf8), mode: 0o600, takenAt: "2026-11-21T08:00:02.000Z"), actor: "alice", redactor: Redactor(secrets: [String]()))
 
         // Then the original bytes and mode are what rollback gets
         #expect(retried == stored)
         #expect(try await store.backups(of: run.id).map(\.content) == [original])
         #expect(try await store.backups(of: run.id).map(\.mode) == [0o644])
+    }
+
+    @Test func aBackupEditedInTheStoreIsRefusedAndAuditVerifyNamesIt() async throws {
+        // Given a backup taken through the store (its digest chained in `file.backed_up`)
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        let run = Self.run("r-20261121-080000-0001", startedAt: "2026-11-21T08:00:00.000Z")
+        try await store.createRun(run)
+        let backup = FileBackup.existing(runID: run.id, target: "ap01-a", step: "write config", path: "/etc/x.conf",
+                                         content: Data("listen 80;\n".utf8), mode: 0o640, owner: 65534, group: 65534,
+                                         takenAt: "2026-11-21T08:00:01.000Z")
+        _ = try await store.storeBackup(backup, actor: "alice", redactor: Redactor(secrets: [String]()))
+        #expect(try await store.verifiedBackups(of: run.id).map(\.owner) == [65534])
+        #expect(try await store.backupProblems().isEmpty)
+        #expect(try await store.events(of: run.id).map(\.kind) == ["file.backed_up"])
+
+        // When someone edits the row's mode and owner behind Sluice's back
+        try world.tamper("UPDATE file_backups SET mode = 4095, owner = 0")
+
+        // Then it is refused for restoring, and audit verify names it
+        await #expect(throws: AuditStoreError.self) { try await store.verifiedBackups(of: run.id) }
+        let problems = try await store.backupProblems()
+        #expect(problems.count == 1)
+        #expect(problems.first?.contains("/etc/x.conf") == true)
+        #expect(problems.first?.contains("no longer matches") == true)
     }
 
     @Test func aBackupCanRecordThatTheFileDidNotExist() async throws {
@@ -101,7 +127,7 @@ import Testing
         try await store.createRun(run)
 
         let stored = try await store.storeBackup(FileBackup.absent(
-            runID: run.id, target: "ap01-a", step: "write config", path: "/etc/new.conf", takenAt: "2026-11-21T08:00:01.000Z"))
+            runID: run.id, target: "ap01-a", step: "write config", path: "/etc/new.conf", takenAt: "2026-11-21T08:00:01.000Z"), actor: "alice", redactor: Redactor(secrets: [String]()))
 
         #expect(stored.existed == false)
         #expect(stored.content == nil)

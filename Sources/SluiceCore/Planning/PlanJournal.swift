@@ -49,8 +49,25 @@ public struct PlanJournal: Sendable, Codable, Equatable {
     ///
     /// - Throws: ``PlanJournalError`` when a secret cannot be read now, or the plan is unreadable.
     public func open(environment: [String: String]) throws -> (plan: Plan, redactor: Redactor) {
+        let values = try secretValues(named: sealedNames, environment: environment)
+        let text = SecretSeal(values: values).unseal(plan.text)
+        do {
+            let plan = try JSONDecoder.journal.decode(Plan.self, from: Data(text.utf8))
+            return (plan, ResolvedVariables(values: values, secretNames: Set(values.keys)).redactor)
+        } catch {
+            throw PlanJournalError.unreadable("\(error)")
+        }
+    }
+}
+
+extension PlanJournal {
+    /// The values of the secrets `names`, read again from where the runbook said they come from
+    /// (a file backup's tokens, say).
+    ///
+    /// - Throws: ``PlanJournalError`` naming the first variable that cannot be read now.
+    public func secretValues(named names: Set<String>, environment: [String: String]) throws -> [String: String] {
         var values: [String: String] = [:]
-        for name in sealedNames.sorted() {
+        for name in names.sorted() {
             switch secrets[name] {
             case .environment(let variable)?:
                 guard let value = environment[variable] else { throw PlanJournalError.environmentUnset(variable: name, environment: variable) }
@@ -64,13 +81,7 @@ public struct PlanJournal: Sendable, Codable, Equatable {
                 throw PlanJournalError.writtenInRunbook(variable: name)
             }
         }
-        let text = SecretSeal(values: values).unseal(plan.text)
-        do {
-            let plan = try JSONDecoder.journal.decode(Plan.self, from: Data(text.utf8))
-            return (plan, ResolvedVariables(values: values, secretNames: Set(values.keys)).redactor)
-        } catch {
-            throw PlanJournalError.unreadable("\(error)")
-        }
+        return values
     }
 }
 

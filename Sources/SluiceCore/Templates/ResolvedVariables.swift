@@ -8,6 +8,9 @@ public struct ResolvedVariables: Sendable, Equatable {
     /// Hides every secret value, raw and as ``ShellQuoting`` writes it.
     public var redactor: Redactor
 
+    /// The secret variables' values, by name: what a file backup is sealed with.
+    public var secretValues: [String: String] { values.filter { secretNames.contains($0.key) } }
+
     public init(values: [String: String], secretNames: Set<String>) {
         self.values = values
         self.secretNames = secretNames

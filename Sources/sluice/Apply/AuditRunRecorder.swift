@@ -63,12 +63,17 @@ final class AuditRunRecorder: RunRecorder {
 
     func saveBackup(_ snapshot: FileSnapshot, target: String, step: String) async throws {
         let now = Timestamp.format(Date())
+        // No secret in the store: a secret value in the old file or its path becomes a token,
+        // filled in again from the variable's source when the backup is restored.
+        let seal = FileSecretSeal(values: journal.secrets)
+        let path = seal.seal(snapshot.path)
         let backup = snapshot.existed
             ? FileBackup.existing(
-                runID: journal.runID, target: target, step: step, path: snapshot.path, content: snapshot.content ?? Data(),
-                mode: Int(snapshot.mode ?? 0o644), takenAt: now)
-            : FileBackup.absent(runID: journal.runID, target: target, step: step, path: snapshot.path, takenAt: now)
-        _ = try await journal.store.storeBackup(backup)
+                runID: journal.runID, target: target, step: step, path: path, content: seal.seal(snapshot.content ?? Data()),
+                mode: Int(snapshot.mode ?? 0o644), owner: snapshot.owner.map { Int($0) }, group: snapshot.group.map { Int($0) },
+                takenAt: now)
+            : FileBackup.absent(runID: journal.runID, target: target, step: step, path: path, takenAt: now)
+        _ = try await journal.store.storeBackup(backup, actor: journal.actor, redactor: journal.redactor)
     }
 }
 

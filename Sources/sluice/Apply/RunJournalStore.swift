@@ -21,7 +21,7 @@ enum RunJournalStore {
 
     /// The plan the run carried out, with its secrets read again from where the runbook said
     /// they come from.
-    static func open(_ runID: RunID, in store: AuditStore, events: [RecordedEvent]) async throws -> (plan: Plan, redactor: Redactor) {
+    static func open(_ runID: RunID, in store: AuditStore, events: [RecordedEvent]) async throws -> (plan: Plan, redactor: Redactor, journal: PlanJournal) {
         guard let saved = try await store.plan(id: id(of: runID)) else {
             throw JournalProblem("run \(runID) has no journal in the store (it changed nothing, or it ran before journals were kept); undo what `sluice show \(runID)` lists by hand, then free its targets with `sluice unlock TARGET --reason TEXT`")
         }
@@ -34,7 +34,8 @@ enum RunJournalStore {
         }
         do {
             let journal = try JSONDecoder.sluice.decode(PlanJournal.self, from: Data(saved.planJSON.utf8))
-            return try journal.open(environment: ProcessInfo.processInfo.environment)
+            let (plan, redactor) = try journal.open(environment: ProcessInfo.processInfo.environment)
+            return (plan, redactor, journal)
         } catch let error as PlanJournalError {
             throw JournalProblem("\(error)")
         }
@@ -47,12 +48,25 @@ enum RunJournalStore {
         })
     }
 
-    /// The earliest backup of each file the run changed, by target and step.
-    static func backups(of runID: RunID, in store: AuditStore) async throws -> RolloutEngine<ContinuousClock>.Backups {
+    /// The earliest backup of each file the run changed, by target and step, each checked
+    /// against the digest the audit chain recorded when it was taken, its secret tokens filled
+    /// in again from the variables' sources as `journal` records them.
+    ///
+    /// - Throws: ``AuditStoreError/backupTampered(path:runID:reason:)`` when one does not match;
+    ///   ``JournalProblem`` naming the variable when a secret in a backup cannot be read now.
+    static func backups(of runID: RunID, in store: AuditStore, journal: PlanJournal) async throws -> RolloutEngine<ContinuousClock>.Backups {
         var backups: RolloutEngine<ContinuousClock>.Backups = [:]
-        for backup in try await store.backups(of: runID) where backups[backup.target]?[backup.step] == nil {
+        for backup in try await store.verifiedBackups(of: runID) where backups[backup.target]?[backup.step] == nil {
+            let names = FileSecretSeal.names(in: Data(backup.path.utf8)).union(backup.content.map(FileSecretSeal.names) ?? [])
+            let seal: FileSecretSeal
+            do {
+                seal = FileSecretSeal(values: try journal.secretValues(named: names, environment: ProcessInfo.processInfo.environment))
+            } catch let error as PlanJournalError {
+                throw JournalProblem("the backup of a file changed by step `\(backup.step)` on \(backup.target) holds a secret: \(error); its restore is refused, nothing was changed")
+            }
             backups[backup.target, default: [:]][backup.step] = FileSnapshot(
-                path: backup.path, existed: backup.existed, content: backup.content, mode: backup.mode.map { UInt32($0) })
+                path: seal.unseal(backup.path), existed: backup.existed, content: backup.content.map(seal.unseal),
+                mode: backup.mode.map { UInt32($0) }, owner: backup.owner.map { UInt32($0) }, group: backup.group.map { UInt32($0) })
         }
         return backups
     }

@@ -40,9 +40,11 @@ struct WebhookRunObserver: RunObserver {
 
 extension RunJournal {
     /// The journal of `runID` whose committed events also go to `runbook`'s webhooks, if it has any.
-    static func notifying(_ runbook: Runbook, store: AuditStore, runID: RunID, actor: String, redactor: Redactor) -> RunJournal {
-        let audit = RunJournal(store: store, runID: runID, actor: actor, redactor: redactor)
-        return RunJournal(store: store, runID: runID, actor: actor, redactor: redactor, observer: WebhookRunObserver(runbook: runbook, audit: audit))
+    static func notifying(_ runbook: Runbook, store: AuditStore, runID: RunID, actor: String, variables: ResolvedVariables) -> RunJournal {
+        let audit = RunJournal(store: store, runID: runID, actor: actor, redactor: variables.redactor)
+        return RunJournal(
+            store: store, runID: runID, actor: actor, redactor: variables.redactor,
+            observer: WebhookRunObserver(runbook: runbook, audit: audit), secrets: variables.secretValues)
     }
 }
 

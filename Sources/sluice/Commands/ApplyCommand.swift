@@ -51,7 +51,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
         try await store.createRun(RunbookInputs.runRecord(
             runID, of: runbookValue, mode: .apply, actor: actor, contentHash: content.hash, startedAt: planned.createdAt))
-        let journal = RunJournal.notifying(runbookValue, store: store, runID: runID, actor: actor, redactor: variables.redactor)
+        let journal = RunJournal.notifying(runbookValue, store: store, runID: runID, actor: actor, variables: variables)
         let session = RunSession(store: store, journal: journal, plan: planned, style: style, json: start.json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)

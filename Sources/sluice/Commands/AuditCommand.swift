@@ -41,6 +41,15 @@ struct AuditVerifyCommand: AsyncParsableCommand {
                 """)
             throw ExitCode(1)
         }
+        // Each backup's digest is in the chained event that took it: a backup edited in the store
+        // would otherwise be restored by rollback as it now reads.
+        let backupProblems = try await store.backupProblems()
+        if !backupProblems.isEmpty {
+            Console.write("audit chain intact, but \(backupProblems.count) file backup\(backupProblems.count == 1 ? "" : "s") BROKEN:\n"
+                + backupProblems.map { "  \($0)\n" }.joined()
+                + "Rollback refuses to restore these backups. Keep a copy of \(store.path) for investigation.\n")
+            throw ExitCode(1)
+        }
         var line = "audit chain intact: \(report.eventCount) event\(report.eventCount == 1 ? "" : "s")"
         if let seq = report.headSeq, let hash = report.headHash {
             line += "; head seq \(seq), hash \(hash)"

@@ -55,7 +55,8 @@ struct ResumeCommand: AsyncParsableCommand {
             Console.fail("refused: run \(past.id) was rolling back when it stopped; going on would redo what it was undoing. `sluice rollback \(past.id)` finishes the rollback.")
             throw ExitCode(4)
         }
-        let (recorded, _) = try await past.openJournal()
+        let (recorded, _, planJournal) = try await past.openJournal()
+        let backups = try await past.verifiedBackups(journal: planJournal)
 
         // The runbook the run started with, where it was.
         let path = recorded.runbook.path
@@ -88,7 +89,7 @@ struct ResumeCommand: AsyncParsableCommand {
         try await ApplyCommand.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: past.store, actor: actor, overrideWindow: start.overrideWindow)
         try ApplyCommand.confirm(plan, yes: start.yes, verb: "Resume run \(past.id) of")
 
-        let journal = RunJournal.notifying(runbook, store: past.store, runID: past.id, actor: actor, redactor: variables.redactor)
+        let journal = RunJournal.notifying(runbook, store: past.store, runID: past.id, actor: actor, variables: variables)
         let session = RunSession(store: past.store, journal: journal, plan: plan, style: style, json: start.json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
@@ -110,7 +111,6 @@ struct ResumeCommand: AsyncParsableCommand {
         Console.line("Run \(past.id): resuming \(runbook.id)"
             + (owed.isEmpty ? "" : "; first finishing the rollback of \(owed.joined(separator: ", ")), which failed")
             + (inDoubt.isEmpty ? "" : "; running again the step\(inDoubt.count == 1 ? "" : "s") in doubt: \(inDoubt.joined(separator: ", "))"))
-        let backups = try await RunJournalStore.backups(of: past.id, in: past.store)
         try await session.finish(try await session.carryOut(from: .resuming(progress, backups: backups)))
     }
 }

@@ -52,10 +52,11 @@ struct RollbackCommand: AsyncParsableCommand {
             break
         }
         let actor = actorOptions.resolvedActor
-        let (plan, redactor) = try await past.openJournal()
+        let (plan, redactor, planJournal) = try await past.openJournal()
         let webhooks = Self.webhooks(of: plan, audit: RunJournal(store: past.store, runID: past.id, actor: actor, redactor: redactor))
         let journal = RunJournal(store: past.store, runID: past.id, actor: actor, redactor: redactor, observer: webhooks.observer)
         let session = RunSession(store: past.store, journal: journal, plan: plan, style: TerminalStyle(enabled: output.useColor), json: json)
+        let backups = try await past.verifiedBackups(journal: planJournal)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
             throw ExitCode(4)
@@ -64,7 +65,6 @@ struct RollbackCommand: AsyncParsableCommand {
         try await past.takeOver(journal)
         try await journal.record(.rollbackRequested, detail: ["reason": .string(reason ?? ""), "was": .string(past.state)])
         Console.line("Run \(past.id): rolling back \(plan.runbook.id) from its journal")
-        let backups = try await RunJournalStore.backups(of: past.id, in: past.store)
         try await session.finish(try await session.carryOut(from: .rollingBack(past.progress, backups: backups), mode: "rollback"))
     }
 
@@ -129,11 +129,26 @@ struct PastRun {
     }
 
     /// The plan the run carried out, from its journal; refuses (exit 4) when it cannot be read.
-    func openJournal() async throws -> (plan: Plan, redactor: Redactor) {
+    func openJournal() async throws -> (plan: Plan, redactor: Redactor, journal: PlanJournal) {
         do {
             return try await RunJournalStore.open(id, in: store, events: events)
         } catch let problem as JournalProblem {
             Console.fail("refused: \(problem)")
+            throw ExitCode(4)
+        }
+    }
+
+    /// The run's file backups, each checked against the audit chain; refuses (exit 4) when one
+    /// was changed in the store, before anything is locked or restored.
+    func verifiedBackups(journal: PlanJournal) async throws -> RolloutEngine<ContinuousClock>.Backups {
+        do {
+            return try await RunJournalStore.backups(of: id, in: store, journal: journal)
+        } catch let problem as JournalProblem {
+            Console.fail("refused: \(problem)")
+            throw ExitCode(4)
+        } catch let error as AuditStoreError {
+            guard case .backupTampered = error else { throw error }
+            Console.fail("refused: \(error)")
             throw ExitCode(4)
         }
     }
