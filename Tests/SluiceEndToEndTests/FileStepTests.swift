@@ -323,4 +323,37 @@ struct FileStepTests {
         #expect(rolledBack.status == 0, "\(rolledBack.stdout)\(rolledBack.stderr)")
         #expect(try String(contentsOf: folder.url.appendingPathComponent("svc/app.conf"), encoding: .utf8) == "token = s3cr3t-v4lue\n")
     }
+
+    @Test func anInterruptedPlanLeavesNoTemporaryFileAndNoCommandBehind() throws {
+        // Given a validate that says it started, then sleeps
+        let folder = try Self.world(validate: "touch {{ runbook.dir }}/validating; sleep 30")
+        let svc = folder.url.appendingPathComponent("svc").path
+        let process = Process()
+        process.executableURL = SluiceBinary.executable
+        process.arguments = ["plan", "runbook.yaml"]
+        process.currentDirectoryURL = folder.url
+        process.environment = ProcessInfo.processInfo.environment.merging(["SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let marker = folder.url.appendingPathComponent("validating").path
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: marker) { usleep(50_000) }
+        #expect(FileManager.default.fileExists(atPath: marker), "validate never started")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: svc).count == 2, "the temporary file is beside the real one while validate runs")
+
+        // When plan is interrupted (Ctrl-C)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+
+        // Then it exits as interrupted, the temporary file is gone, and validate's sleep was ended
+        #expect(process.terminationStatus == 128 + SIGINT)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: svc) == ["app.conf"])
+        let sleeping = Process()
+        sleeping.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        sleeping.arguments = ["-f", "touch \(folder.url.path)/validating; sleep 30"]
+        sleeping.standardOutput = FileHandle.nullDevice
+        try sleeping.run()
+        sleeping.waitUntilExit()
+        #expect(sleeping.terminationStatus == 1, "validate's command is still running")
+    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import SluiceAudit
 import SluiceCore
 import SluiceExecution
+import Synchronization
 
 /// `sluice plan RUNBOOK`: the dry run. Shows everything apply would do, runs what can be run
 /// without changing anything, and says what it could not check.
@@ -62,6 +63,11 @@ struct PlanCommand: AsyncParsableCommand {
         let interruption = PlanInterruption(runner: runner)
         await checker.check(&plan)
         interruption.end()
+        if let signal = interruption.signal {
+            FileChanger.discardStagedFiles()
+            Console.error("plan interrupted: no change was made, nothing was recorded, and its temporary files are removed")
+            throw ExitCode(128 + signal)
+        }
 
         let summary = plan.summary
         // The full plan is encoded only when it is saved: for a large runbook it is most of the work.
@@ -160,25 +166,31 @@ struct PlanDocument: Encodable {
     }
 }
 
-/// Ctrl-C, SIGTERM or SIGHUP during a dry run: the checks' commands are terminated and every
-/// temporary file beside a real one is removed before the process exits, so an interrupted
-/// `plan` leaves nothing behind.
-final class PlanInterruption {
+/// Ctrl-C, SIGTERM or SIGHUP during a dry run: the checks' commands are terminated (SIGTERM,
+/// SIGKILL after 2 s), so the checks end at once, each removing its temporary file beside the
+/// real one; `plan` then exits without recording anything, leaving nothing behind.
+final class PlanInterruption: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
+    private let received = Received()
+
+    private final class Received: Sendable {
+        let first = Mutex<Int32?>(nil)
+    }
+
+    /// The first signal received, if any.
+    var signal: Int32? { received.first.withLock { $0 } }
 
     init(runner: SubprocessCommandRunner) {
-        let signals = [SIGINT, SIGTERM, SIGHUP]
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
+        let numbers = [SIGINT, SIGTERM, SIGHUP]
+        let received = received
+        sources = numbers.map { number in
+            Glibc.signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
+                received.first.withLock { $0 = $0 ?? number }
                 FileChanger.discardStagedFiles()
-                // Read-only checks: a short grace, then SIGKILL, before the process exits.
-                runner.terminateRunning(grace: .milliseconds(500))
-                Thread.sleep(forTimeInterval: 0.7)
-                FileChanger.discardStagedFiles()
-                Console.error("plan interrupted: no change was made, its temporary files are removed")
-                exit(128 + number)
+                // Read-only checks: a short grace, then SIGKILL.
+                runner.terminateRunning(grace: .seconds(2))
             }
             source.resume()
             return source
@@ -188,6 +200,6 @@ final class PlanInterruption {
     /// The checks are over: signals act as usual again.
     func end() {
         for source in sources { source.cancel() }
-        for number in [SIGINT, SIGTERM, SIGHUP] { signal(number, SIG_DFL) }
+        for number in [SIGINT, SIGTERM, SIGHUP] { Glibc.signal(number, SIG_DFL) }
     }
 }
