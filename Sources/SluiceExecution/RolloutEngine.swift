@@ -257,7 +257,9 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         run.journal.withLock { journal in
             if !journal[target].contains(where: { $0.step == step }) { journal[target].append(JournalEntry(step: step)) }
         }
-        let context = run.context(target: target, step: plannedStep.name, mode: run.mode, extra: plannedStep.environment)
+        var context = run.context(target: target, step: plannedStep.name, mode: run.mode, extra: plannedStep.environment)
+        // A forward `wait` ends when the run stops; recovery's waits are left to settle.
+        context.stopping = run.stopping
         let outcome = await executor.run(plannedStep, in: context) { snapshot in
             try await recorder.saveBackup(snapshot, target: planned.name, step: plannedStep.name)
             run.journal.withLock { journal in

@@ -44,6 +44,8 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         public var redactor: Redactor
         /// Called with each line the step's commands print, already redacted, for the display.
         public var onOutput: (@Sendable (String) -> Void)?
+        /// Fired when the run stops (Ctrl-C, a guard): a `wait` step ends at once.
+        var stopping: Latch?
 
         public init(directory: String, environment: [String: String], redactor: Redactor, onOutput: (@Sendable (String) -> Void)? = nil) {
             self.directory = directory
@@ -81,8 +83,13 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
             return await write(file, timeout: timeout, in: context, saveSnapshot: saveSnapshot)
         }
         if let wait = step.wait.flatMap(RunbookDuration.parse) {
-            try? await clock.sleep(for: wait)
-            return StepOutcome(succeeded: true, detail: "waited \(RunbookDuration.format(wait))")
+            let start = clock.now
+            guard await sleep(for: wait, unless: context.stopping) else {
+                return StepOutcome(succeeded: true, detail: "waited \(RunbookDuration.format(wait))")
+            }
+            // Cut short, not failed: the run is stopping anyway, and a halted run's target stays as it is.
+            let waited = start.duration(to: clock.now)
+            return StepOutcome(succeeded: true, detail: "cut short by the stop after \(RunbookDuration.format(waited)) of \(RunbookDuration.format(wait))")
         }
         guard let command = step.command?.executable else {
             return StepOutcome(succeeded: false, detail: "nothing to run: the plan holds no command for this step")
@@ -190,6 +197,27 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
                 commands: ran, snapshot: snapshot)
         } catch {
             return StepOutcome(succeeded: false, detail: "\(error)", commands: ran)
+        }
+    }
+
+    /// Sleeps for `duration`, or until `stopping` fires; returns whether it was stopped.
+    private func sleep(for duration: Duration, unless stopping: Latch?) async -> Bool {
+        guard let stopping else {
+            try? await clock.sleep(for: duration)
+            return false
+        }
+        let slept = Latch()
+        let clock = clock
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try? await clock.sleep(for: duration)
+                slept.fire()
+                return false
+            }
+            group.addTask { await StopSignal.first(of: stopping, or: slept) }
+            let stopped = await group.next() ?? false
+            group.cancelAll()
+            return stopped
         }
     }
 

@@ -12,9 +12,14 @@ public final class StopSignal: Sendable {
     /// Waits until a stop is requested (true) or `ended` fires (false), whichever comes first,
     /// and no longer: the engine returns only once this watcher has.
     func wait(orUntil ended: Latch) async -> Bool {
+        await Self.first(of: requested, or: ended)
+    }
+
+    /// Waits until `awaited` fires (true) or `ended` does (false), whichever comes first.
+    static func first(of awaited: Latch, or ended: Latch) async -> Bool {
         await withCheckedContinuation { continuation in
             let answer = FirstAnswer(continuation)
-            requested.onFire { answer.give(true) }
+            awaited.onFire { answer.give(true) }
             ended.onFire { answer.give(false) }
         }
     }

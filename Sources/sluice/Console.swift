@@ -1,12 +1,13 @@
 import Foundation
 import SluiceCore
+import Synchronization
 
 /// Where the commands write: reports to standard output; diagnostics, errors and notes to
 /// standard error.
 enum Console {
     /// Writes `line` to standard error as it is.
     static func error(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        emit(line + "\n", to: STDERR_FILENO, closed: standardErrorClosed)
     }
 
     /// Writes `message` to standard error as `error: MESSAGE`.
@@ -27,7 +28,26 @@ enum Console {
 
     /// Writes `text` to standard output as it is.
     static func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        emit(text, to: STDOUT_FILENO, closed: standardOutputClosed)
+    }
+
+    /// Set once a write to the stream failed (its reader went away: `sluice apply | head`):
+    /// printing to it stops, and the run goes on, audited as ever. SIGPIPE is ignored
+    /// (``Sluice/main()``), so a closed pipe is an EPIPE here, never the runner's death.
+    private static let standardOutputClosed = Atomic<Bool>(false)
+    private static let standardErrorClosed = Atomic<Bool>(false)
+
+    private static func emit(_ text: String, to fd: Int32, closed: borrowing Atomic<Bool>) {
+        guard !closed.load(ordering: .relaxed) else { return }
+        var failed = false
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { failed = true; break }
+            bytes = bytes.dropFirst(written)
+        }
+        if failed { closed.store(true, ordering: .relaxed) }
     }
 
     /// `value` as the JSON every `--json` and saved plan uses, with a final newline.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SluiceCore
 
 /// The `sluice` command: parses arguments and hands each subcommand to the libraries.
@@ -26,4 +27,21 @@ struct Sluice: AsyncParsableCommand {
             UnlockCommand.self,
         ]
     )
+
+    /// Ignores SIGPIPE before anything runs: a reader that goes away (`sluice apply | head -1`)
+    /// must never kill the runner mid-change with its holds paused; a closed stream only turns
+    /// printing off (``Console``).
+    static func main() async {
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

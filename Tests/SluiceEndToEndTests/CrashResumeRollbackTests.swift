@@ -345,7 +345,7 @@ struct CrashResumeRollbackTests {
         return (process.terminationStatus, read(folder, "apply.out"), read(folder, "apply.err"))
     }
 
-    @Test(arguments: [SIGINT, SIGTERM])
+    @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
     func oneCtrlCOrSIGTERMLetsTheRunningStepFinishStartsNothingElseAndRollsBack(signal: Int32) throws {
         let folder = try Self.slowWorld()
         let result = try Self.applyInterrupted(folder, signals: 1, signal: signal)

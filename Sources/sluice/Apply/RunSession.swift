@@ -50,11 +50,13 @@ struct RunSession {
         let live = !json && isatty(STDOUT_FILENO) == 1 ? LiveStatus(
             steps: Dictionary(plan.targets.map { ($0.name, $0.steps.filter(\.applies).count) }, uniquingKeysWith: { first, _ in first }),
             style: style) : nil
+        let rollingBack = RollbackUnderWay(mode == "rollback")
         let recorder = AuditRunRecorder(journal: journal) { event in
+            if event.kind == "rollback.started" || event.kind == "rollback.step.started" { rollingBack.begin() }
             if asJSON {
                 Console.line(ProgressLines.json(for: event, runID: runID.rawValue))
             } else if let live {
-                FileHandle.standardOutput.write(Data(live.render(event, line: progress.line(for: event)).utf8))
+                Console.write(live.render(event, line: progress.line(for: event)))
             } else if let line = progress.line(for: event) {
                 Console.line(line)
             }
@@ -63,7 +65,7 @@ struct RunSession {
             guard !asJSON else { return }
             let line = progress.line(forOutput: output, target: target, step: step)
             if let live {
-                FileHandle.standardOutput.write(Data(live.render(above: line).utf8))
+                Console.write(live.render(above: line))
             } else {
                 Console.line(line)
             }
@@ -73,7 +75,7 @@ struct RunSession {
             executor: StepExecutor(commands: runner, prober: NetworkHealthProber(commands: runner), clock: ContinuousClock()),
             commands: runner, recorder: recorder, clock: ContinuousClock(), redactor: journal.redactor)
         let stop = StopSignal()
-        let signals = SignalHandling(onFailure: plan.onFailure, stop: stop, runner: runner)
+        let signals = SignalHandling(onFailure: plan.onFailure, stop: stop, runner: runner, rollingBack: rollingBack)
 
         // The engine runs beside a heartbeat that keeps the run's locks fresh (and, on a terminal,
         // a ticker for the status line); all are children of this task, and the others stop when
@@ -92,7 +94,7 @@ struct RunSession {
                 // The live status line's clock advances every second, between events too.
                 group.addTask {
                     while (try? await Task.sleep(for: .seconds(1))) != nil {
-                        FileHandle.standardOutput.write(Data(live.redraw().utf8))
+                        Console.write(live.redraw())
                     }
                     return nil
                 }
@@ -107,7 +109,7 @@ struct RunSession {
             return result
         }
         signals.restoreDefaults()
-        if let live { FileHandle.standardOutput.write(Data(live.clear().utf8)) }
+        if let live { Console.write(live.clear()) }
         try await recorder.flush()
         return result
     }
@@ -173,18 +175,31 @@ struct RunSession {
     }
 }
 
-/// Ctrl-C and SIGTERM while a run goes on. The first stops the rollout: no new step starts,
-/// running ones finish, then the run acts as on failure. The second also terminates the
-/// running commands (SIGTERM to their process groups, SIGKILL 10 s later), whose steps then
-/// fail and are rolled back. Later ones only repeat what is happening.
+/// Whether the run is rolling back: from the start for `sluice rollback`, else from its first
+/// rollback event. A second Ctrl-C then terminates nothing.
+final class RollbackUnderWay: Sendable {
+    private let underWay: Atomic<Bool>
+
+    init(_ underWay: Bool) { self.underWay = Atomic(underWay) }
+
+    func begin() { underWay.store(true, ordering: .relaxed) }
+
+    var isUnderWay: Bool { underWay.load(ordering: .relaxed) }
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP (a closed terminal) while a run goes on. The first stops the
+/// rollout: no new step starts, running ones finish, then the run acts as on failure. The
+/// second also terminates the running commands (SIGTERM to their process groups, SIGKILL 10 s
+/// later), whose steps then fail and are rolled back, except during a rollback, whose commands
+/// are never terminated. Later ones only repeat what is happening.
 final class SignalHandling {
     private let sources: [any DispatchSourceSignal]
     private let count = Atomic<Int>(0)
 
-    init(onFailure: String, stop: StopSignal, runner: SubprocessCommandRunner) {
+    init(onFailure: String, stop: StopSignal, runner: SubprocessCommandRunner, rollingBack: RollbackUnderWay) {
         let then = onFailure == "halt" ? "the run halts, keeping its state" : "the run rolls back"
         var sources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
+        for number in Self.stopping {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             sources.append(source)
@@ -196,6 +211,9 @@ final class SignalHandling {
                 case 1:
                     stop.request()
                     Console.note("stopping: no new step starts; running steps finish, then \(then). Press Ctrl-C again to terminate the running commands.")
+                case 2 where rollingBack.isUnderWay:
+                    // Killing an undo would leave its target half undone, and it would only run again.
+                    Console.note("the rollback is under way: its commands are never terminated (a target would be left half undone). Rollback, recovery and holds finish, then the run ends; `kill -9` stops the runner, and `sluice rollback RUN` then finishes the rollback.")
                 case 2:
                     Console.note("terminating the running commands (SIGTERM, then SIGKILL after 10 s); their targets are rolled back. Holds are still resumed.")
                     runner.terminateRunning()
@@ -210,7 +228,10 @@ final class SignalHandling {
     /// Stops handling: the signals kill the process again, as they do outside a run.
     func restoreDefaults() {
         for source in sources { source.cancel() }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+        for number in Self.stopping { signal(number, SIG_DFL) }
     }
+
+    /// The signals that stop a run: Ctrl-C, SIGTERM, and SIGHUP (the terminal or SSH session
+    /// went away), each the same.
+    static let stopping = [SIGINT, SIGTERM, SIGHUP]
 }

@@ -76,10 +76,7 @@ struct PlanCommand: AsyncParsableCommand {
         if json {
             print(try Console.jsonText(PlanDocument(plan: plan, summary: summary, approval: approval)), terminator: "")
         } else {
-            let standardOutput = FileHandle.standardOutput
-            PlanReport(plan: plan, summary: summary, approval: approval, style: style, savedTo: out).write { text in
-                standardOutput.write(Data(text.utf8))
-            }
+            PlanReport(plan: plan, summary: summary, approval: approval, style: style, savedTo: out).write { Console.write($0) }
         }
         if !summary.ready { throw ExitCode(1) }
     }

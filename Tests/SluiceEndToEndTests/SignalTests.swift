@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// Signals an operator's shell sends a runner: a reader that goes away, a stop during a wait, a
+/// second Ctrl-C during a rollback. Through the built binary.
+@Suite("Signals that always stop, and never kill what must finish")
+struct SignalTests {
+    static func store(_ folder: TemporaryFolder) -> String { folder.url.appendingPathComponent("store/audit.sqlite").path }
+
+    static func log(_ folder: TemporaryFolder) -> [String] {
+        ((try? String(contentsOf: folder.url.appendingPathComponent("log"), encoding: .utf8)) ?? "")
+            .split(separator: "\n").map(String.init)
+    }
+
+    /// Starts `sluice apply`, waits for `marker` in the log, sends `signal` `count` times, waits.
+    static func apply(_ folder: TemporaryFolder, signal: Int32, count: Int, after marker: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = SluiceBinary.executable
+        process.arguments = ["apply", "runbook.yaml", "--yes"]
+        process.currentDirectoryURL = folder.url
+        process.environment = ProcessInfo.processInfo.environment.merging(["SLUICE_STORE": store(folder), "SLUICE_USER": "alice"]) { $1 }
+        let output = folder.url.appendingPathComponent("apply.out"), errors = folder.url.appendingPathComponent("apply.err")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<1000 where !log(folder).contains(marker) { usleep(10_000) }
+        for _ in 0..<count {
+            kill(process.processIdentifier, signal)
+            usleep(200_000)
+        }
+        process.waitUntilExit()
+        let read = { (url: URL) in (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+        return (process.terminationStatus, read(output), read(errors))
+    }
+
+    @Test func aReaderThatGoesAwayNeverKillsTheRunner() throws {
+        // Given a run that prints a line per event, piped into `head -1`, which exits at once
+        let folder = try TemporaryFolder()
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: pipe-test
+            targets: [{ name: web1 }, { name: web2 }]
+            holds:
+              - { name: batch, pause: "echo pause >> log", resume: "echo resume >> log" }
+            steps:
+              - name: slow
+                run: "sleep 0.3; echo done {{ target.name }} >> log"
+
+            """)
+
+        // When it is applied through the pipe (bash reports sluice's own status)
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", "\"$0\" apply runbook.yaml --yes | head -1 >/dev/null; echo ${PIPESTATUS[0]} > status", SluiceBinary.executable.path]
+        shell.currentDirectoryURL = folder.url
+        shell.environment = ProcessInfo.processInfo.environment.merging(["SLUICE_STORE": Self.store(folder), "SLUICE_USER": "alice"]) { $1 }
+        try shell.run()
+        shell.waitUntilExit()
+
+        // Then the runner was not killed by SIGPIPE: every step ran, holds were resumed, and the
+        // run is finished in the store
+        let status = try String(contentsOf: folder.url.appendingPathComponent("status"), encoding: .utf8)
+        #expect(status == "0\n", "sluice exited \(status) (141 is SIGPIPE)")
+        #expect(Self.log(folder) == ["pause", "done web1", "done web2", "resume"])
+        let runs = try SluiceBinary.run(["runs"], in: folder.url, environment: ["SLUICE_STORE": Self.store(folder)])
+        #expect(runs.stdout.contains("succeeded"), "\(runs.stdout)")
+    }
+
+    @Test func aStopEndsAWaitAtOnce() throws {
+        // Given a step that waits a minute
+        let folder = try TemporaryFolder()
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: wait-test
+            targets: [{ name: web1 }]
+            steps:
+              - name: mark
+                run: "echo waiting >> log"
+                rollback: "echo undo >> log"
+              - name: settle
+                wait: 60s
+
+            """)
+
+        // When Ctrl-C comes during the wait
+        let result = try Self.apply(folder, signal: SIGINT, count: 1, after: "waiting")
+
+        // Then the wait is cut short, and the run rolls back
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("cut short by the stop after"), "\(result.stdout)")
+        #expect(Self.log(folder) == ["waiting", "undo"])
+    }
+
+    @Test func aSecondCtrlCDuringARollbackTerminatesNoRollbackCommand() throws {
+        // Given a step that fails at once and a slow rollback
+        let folder = try TemporaryFolder()
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: rollback-signal-test
+            targets: [{ name: web1 }]
+            steps:
+              - name: deploy
+                run: "echo started >> log; exit 1"
+                rollback: "echo undoing >> log; sleep 1; echo undone >> log"
+
+            """)
+
+        // When Ctrl-C comes twice while the rollback command runs
+        let result = try Self.apply(folder, signal: SIGINT, count: 2, after: "undoing")
+
+        // Then the rollback command ran to its end, once, and the operator was told why
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        #expect(Self.log(folder) == ["started", "undoing", "undone"])
+        #expect(result.stderr.contains("the rollback is under way: its commands are never terminated"), "\(result.stderr)")
+    }
+}
