@@ -17,6 +17,16 @@ struct StoreOptions: ParsableArguments {
         }
         return FileManager.default.currentDirectoryPath + "/.sluice/audit.sqlite"
     }
+
+    /// A `scheme://` store is refused until that scheme is supported: a `postgres://` value
+    /// would otherwise become a local folder named `postgres:`. Only the scheme is named, never
+    /// the rest (it may carry a password).
+    func validate() throws {
+        let value = resolvedStorePath
+        guard let scheme = value.firstMatch(of: /^([A-Za-z][A-Za-z0-9+.\-]*):\/\//)?.output.1 else { return }
+        let source = store != nil ? "--store" : "$SLUICE_STORE"
+        throw ValidationError("\(source) names a \(scheme):// store, which this version of sluice does not support; give the path of a SQLite file instead, such as .sluice/audit.sqlite.")
+    }
 }
 
 extension StoreOptions {

@@ -117,3 +117,17 @@ struct SignalTests {
         #expect(result.stderr.contains("the rollback is under way: its commands are never terminated"), "\(result.stderr)")
     }
 }
+
+@Suite("A store value with a scheme")
+struct StoreSchemeTests {
+    @Test(arguments: [["--store", "postgres://ops:hunter2@db.example.net:5432/sluice"], []])
+    func aSchemeThatIsNotSupportedIsRefusedWithoutCreatingAnythingOrPrintingThePassword(arguments: [String]) throws {
+        let folder = try TemporaryFolder()
+        let environment = arguments.isEmpty ? ["SLUICE_STORE": "postgres://ops:hunter2@db.example.net:5432/sluice"] : [:]
+        let result = try SluiceBinary.run(["runs"] + arguments, in: folder.url, environment: environment)
+        #expect(result.status == 64, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("names a postgres:// store, which this version of sluice does not support"), "\(result.stderr)")
+        #expect(!result.stderr.contains("hunter2"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).isEmpty, "something was created")
+    }
+}
