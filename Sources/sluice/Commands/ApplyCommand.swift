@@ -11,6 +11,11 @@ struct ApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Run a runbook: stages in order, health gates, automatic rollback and recovery.",
         discussion: """
+            Ctrl-C, SIGTERM or SIGHUP once: no new step starts (a wait ends at once), running steps \
+            finish, then the run rolls back or halts as its runbook says. Twice: the running commands \
+            are terminated too (SIGTERM, SIGKILL after 10 s) and their targets rolled back; during a \
+            rollback nothing is terminated (an undo cut short would leave its target half undone). \
+            Holds are always resumed.
             Exit status: 0 succeeded; 1 failed (rolled back, halted, or completed with failures); \
             3 rollback incomplete, an operator must act; 4 refused, nothing changed; 2 invalid runbook.
             """

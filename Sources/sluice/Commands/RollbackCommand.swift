@@ -14,7 +14,9 @@ struct RollbackCommand: AsyncParsableCommand {
         discussion: """
             Every target the run touched and did not already undo is rolled back, last stage first, \
             each target's steps in reverse order (a step in doubt counts as started), then its recovery; \
-            holds are paused around it. Undoing is never blocked by a window or a freeze.
+            holds are paused around it. Undoing is never blocked by a window or a freeze. Ctrl-C, \
+            SIGTERM or SIGHUP never terminate a rollback command (an undo cut short would leave its \
+            target half undone): the rollback, recovery and holds finish.
             Exit status: 0 rolled back; 3 rollback incomplete, an operator must act; 4 refused, nothing changed.
             """
     )
