@@ -112,6 +112,19 @@ extension AuditStore {
                 ALTER TABLE file_backups ADD COLUMN sha256 TEXT;
                 """)
         }
+        // One driver per run: the process that drives it now (SPEC section 4).
+        migrator.registerMigration("v4-run-leases") { db in
+            try db.execute(sql: """
+                CREATE TABLE run_leases (
+                    run_id TEXT PRIMARY KEY NOT NULL REFERENCES runs (id),
+                    host TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    acquired_at TEXT NOT NULL,
+                    heartbeat_at TEXT NOT NULL,
+                    ttl_ms INTEGER NOT NULL CHECK (ttl_ms > 0)
+                );
+                """)
+        }
         return migrator
     }
 }

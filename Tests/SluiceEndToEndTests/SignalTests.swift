@@ -131,3 +131,65 @@ struct StoreSchemeTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).isEmpty, "something was created")
     }
 }
+
+@Suite("One driver per run")
+struct OneDriverTests {
+    /// A run whose runner was killed (SIGKILL) in its slow step, so the run is interrupted.
+    static func interruptedRun() throws -> (TemporaryFolder, String) {
+        let folder = try TemporaryFolder()
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: one-driver-test
+            targets: [{ name: web1 }]
+            steps:
+              - name: slow
+                run: "[ -e killed ] || { touch killed; kill -9 $PPID; sleep 5; }; echo ran >> log; sleep 2"
+                rollback: "echo undone >> log"
+
+            """)
+        let applied = try SluiceBinary.run(["apply", "runbook.yaml", "--yes"], in: folder.url, environment: environment(folder))
+        #expect(applied.crashed, "\(applied.stdout)\(applied.stderr)")
+        let run = try #require(applied.stdout.firstMatch(of: /r-[0-9]{8}-[0-9]{6}-[0-9a-f]{4}/).map { String($0.output) })
+        return (folder, run)
+    }
+
+    static func environment(_ folder: TemporaryFolder) -> [String: String] {
+        ["SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path, "SLUICE_USER": "alice"]
+    }
+
+    static func start(_ arguments: [String], in folder: TemporaryFolder, name: String) throws -> Process {
+        let process = Process()
+        process.executableURL = SluiceBinary.executable
+        process.arguments = arguments
+        process.currentDirectoryURL = folder.url
+        process.environment = ProcessInfo.processInfo.environment.merging(environment(folder)) { $1 }
+        let errors = folder.url.appendingPathComponent("\(name).err")
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: errors)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    @Test(arguments: [["resume", "--yes"], ["rollback", "--reason", "beside a resume"]])
+    func aSecondProcessActingOnTheSameRunIsRefusedNamingTheHolder(second: [String]) throws {
+        // Given an interrupted run, and two processes started on it at the same moment
+        let (folder, run) = try Self.interruptedRun()
+        let first = try Self.start(["resume", run, "--yes"], in: folder, name: "first")
+        let other = try Self.start([second[0], run] + second.dropFirst(), in: folder, name: "second")
+        first.waitUntilExit()
+        other.waitUntilExit()
+
+        // Then exactly one of them drove the run, and the other was refused (exit 4) naming who
+        // drives it; the slow step ran at most once more
+        let statuses = [first.terminationStatus, other.terminationStatus]
+        #expect(statuses.filter { $0 == 4 }.count == 1, "statuses \(statuses)")
+        let refusal = [first, other].firstIndex { $0.terminationStatus == 4 }.map { ["first", "second"][$0] }
+        let message = try refusal.map { try String(contentsOf: folder.url.appendingPathComponent("\($0).err"), encoding: .utf8) } ?? ""
+        #expect(message.contains("is being driven by another sluice process") || message.contains("is still running (pid"), "\(message)")
+        let log = (try? String(contentsOf: folder.url.appendingPathComponent("log"), encoding: .utf8)) ?? ""
+        #expect(log.components(separatedBy: "ran\n").count - 1 <= 1, "\(log)")
+        #expect(try SluiceBinary.run(["audit", "verify"], in: folder.url, environment: Self.environment(folder)).status == 0)
+    }
+}

@@ -21,6 +21,16 @@ struct RunSession {
     /// Locks the plan's targets for the run (taking back its own stale locks). Returns the
     /// refusal to print when another run holds any of them.
     func lockTargets() async throws -> String? {
+        // One driver per run: a second `resume` or a `rollback` beside a `resume` is refused here,
+        // before it touches any lock or target.
+        if case .heldBy(let holder) = try await store.acquireRunLease(
+            runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID, ttl: .seconds(60))
+        {
+            return """
+                refused: run \(runID) is being driven by another sluice process (on \(holder.host), pid \(holder.pid), since \(holder.acquiredAt)); \
+                one process drives a run at a time. Wait for it to finish, or stop it with Ctrl-C, then try again.
+                """
+        }
         let targets = plan.targets.map(\.name)
         switch try await store.acquireLocks(on: targets, for: .current(runID: runID), ttl: .seconds(60), actor: journal.actor, redactor: journal.redactor) {
         case .acquired:
@@ -87,6 +97,7 @@ struct RunSession {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(10))
                     _ = try? await store.heartbeat(runID)
+                    _ = try? await store.renewRunLease(runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID)
                 }
                 return nil
             }
@@ -135,6 +146,7 @@ struct RunSession {
             .runFinished, status: outcome.rawValue,
             detail: ["failed_targets": .array(failed.map(JSONValue.string)), "incomplete_rollbacks": .array(incomplete.map(JSONValue.string))])
         _ = try await store.finishRun(runID, outcome: outcome)
+        try? await store.releaseRunLease(runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID)
 
         Console.line("Run \(runID) \(outcome.rawValue)" + (failed.isEmpty ? "" : "; failed: \(failed.joined(separator: ", "))"))
         switch outcome {
