@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the integration tests (Tests/SluiceIntegrationTests) run the example runbooks
-# against: nginx, redis-server, redis-cli, curl and openssl, from Debian's packages, when any is
-# missing. Quiet and safe to run again: with everything present it does nothing.
+# against: nginx, redis-server, redis-cli, curl, openssl and PostgreSQL's server (postgres,
+# initdb, pg_ctl, pg_isready, psql), from Debian's packages, when any is missing. Quiet and safe
+# to run again: with everything present it does nothing.
 #
-# The packages' own services are never started: installing nginx or redis-server would
-# otherwise start the system nginx on port 80 and redis on 6379. The tests start their own
-# instances on 127.0.0.1 in a temporary folder (Runbooks/lab/lab.sh).
+# The packages' own services are never started: installing nginx, redis-server or postgresql
+# would otherwise start the system nginx on port 80, redis on 6379 and PostgreSQL on 5432. The
+# tests start their own instances on 127.0.0.1 in a temporary folder (Runbooks/lab/lab.sh,
+# Runbooks/lab/postgres-lab.sh). Debian's postgresql package also initialises its own cluster
+# (/var/lib/postgresql/VERSION/main); it is left there, not running, and the tests never use it.
 #
 # Without root (or sudo) or apt-get it installs nothing and says so; the integration tests then
 # fail, naming what is missing.
@@ -19,6 +22,15 @@ have redis-server || packages+=(redis-server)
 have redis-cli || packages+=(redis-tools)
 have curl || packages+=(curl)
 have openssl || packages+=(openssl)
+# Debian keeps PostgreSQL's server programs in /usr/lib/postgresql/VERSION/bin, off PATH.
+have_postgres() {
+    local bin
+    for bin in /usr/lib/postgresql/*/bin; do
+        [ -x "$bin/postgres" ] && [ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ] && [ -x "$bin/pg_isready" ] && return 0
+    done
+    return 1
+}
+have_postgres && have psql || packages+=(postgresql)
 [ ${#packages[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
