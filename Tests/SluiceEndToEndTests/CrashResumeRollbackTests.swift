@@ -320,8 +320,11 @@ struct CrashResumeRollbackTests {
         return folder
     }
 
-    /// Starts `sluice apply`, sends `signals` times `signal` once the slow step started, and waits.
-    static func applyInterrupted(_ folder: TemporaryFolder, signals: Int, signal: Int32 = SIGINT) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Starts `sluice apply`, sends `signals` times `signal` once the log holds `marker` (the
+    /// slow step started), and waits.
+    static func applyInterrupted(
+        _ folder: TemporaryFolder, signals: Int, signal: Int32 = SIGINT, after marker: String = "started web1"
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = SluiceBinary.executable
         process.arguments = ["apply", "runbook.yaml", "--yes"]
@@ -336,7 +339,7 @@ struct CrashResumeRollbackTests {
         process.standardError = try FileHandle(forWritingTo: errors)
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        for _ in 0..<400 where !read(folder, "log").contains("started web1") { usleep(10_000) }
+        for _ in 0..<1000 where !read(folder, "log").contains(marker) { usleep(10_000) }
         for _ in 0..<signals {
             kill(process.processIdentifier, signal)
             usleep(200_000)

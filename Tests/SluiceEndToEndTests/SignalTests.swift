@@ -12,28 +12,8 @@ struct SignalTests {
             .split(separator: "\n").map(String.init)
     }
 
-    /// Starts `sluice apply`, waits for `marker` in the log, sends `signal` `count` times, waits.
     static func apply(_ folder: TemporaryFolder, signal: Int32, count: Int, after marker: String) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = SluiceBinary.executable
-        process.arguments = ["apply", "runbook.yaml", "--yes"]
-        process.currentDirectoryURL = folder.url
-        process.environment = ProcessInfo.processInfo.environment.merging(["SLUICE_STORE": store(folder), "SLUICE_USER": "alice"]) { $1 }
-        let output = folder.url.appendingPathComponent("apply.out"), errors = folder.url.appendingPathComponent("apply.err")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<1000 where !log(folder).contains(marker) { usleep(10_000) }
-        for _ in 0..<count {
-            kill(process.processIdentifier, signal)
-            usleep(200_000)
-        }
-        process.waitUntilExit()
-        let read = { (url: URL) in (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
-        return (process.terminationStatus, read(output), read(errors))
+        try CrashResumeRollbackTests.applyInterrupted(folder, signals: count, signal: signal, after: marker)
     }
 
     @Test func aReaderThatGoesAwayNeverKillsTheRunner() throws {
