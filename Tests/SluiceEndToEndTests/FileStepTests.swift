@@ -356,4 +356,43 @@ struct FileStepTests {
         sleeping.waitUntilExit()
         #expect(sleeping.terminationStatus == 1, "validate's command is still running")
     }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to give the file to nobody"))
+    func aResumedRunRestoresOwnerGroupAndModeFromTheStore() throws {
+        // Given a run killed (SIGKILL) after it wrote a nobody:nogroup 0640 file, whose health
+        // gate fails on the new content
+        let folder = try TemporaryFolder()
+        try folder.write("svc/app.conf", "version = 1\n")
+        let path = folder.url.appendingPathComponent("svc/app.conf").path
+        chown(path, Self.nobody.uid, Self.nobody.gid)
+        chmod(path, 0o640)
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: file-resume-test
+            targets: [{ name: svc }]
+            steps:
+              - name: config
+                file: { path: "svc/app.conf", content: "version = 2\\n" }
+              - name: crash once
+                run: "[ -e killed ] || { touch killed; kill -9 $PPID; sleep 5; }"
+              - name: healthy
+                health: { command: "grep -q 'version = 1' svc/app.conf", attempts: 1 }
+
+            """)
+        let killed = try Self.sluice(folder, ["apply", "runbook.yaml", "--yes"])
+        #expect(killed.crashed, "\(killed.stdout)\(killed.stderr)")
+        let run = try #require(Self.runID(in: killed.stdout))
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "version = 2\n")
+
+        // When it is resumed, and its health gate fails, so the target is rolled back from the
+        // backup in the store
+        let resumed = try Self.sluice(folder, ["resume", run, "--yes"])
+
+        // Then the old file is back with its owner, group and mode
+        #expect(resumed.status == 1, "\(resumed.stdout)\(resumed.stderr)")
+        let status = try #require(Self.status(path))
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "version = 1\n")
+        #expect(status.st_uid == Self.nobody.uid && status.st_gid == Self.nobody.gid, "owned \(status.st_uid):\(status.st_gid)")
+        #expect(status.st_mode & 0o7777 == 0o640)
+    }
 }
