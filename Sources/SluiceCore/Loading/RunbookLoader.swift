@@ -64,8 +64,12 @@ public struct RunbookLoader: Sendable {
         } catch let error as YamlError {
             let (message, line, column) = describe(error)
             let sourceLine = text.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(max(line - 1, 0)).first ?? ""
-            let hint = message.contains("flow") && sourceLine.contains("{{")
-                ? "; a value holding `{{ }}` inside `{ }` or `[ ]` must be quoted" : ""
+            let hint = if message.contains("flow") && sourceLine.contains("{{") {
+                "; a value holding `{{ }}` inside `{ }` or `[ ]` must be quoted"
+            } else if sourceLine.contains(/:\s+\{\{/) {
+                // `run: {{ target.name }} restart`: YAML reads the `{` as a mapping's start.
+                "; a value that starts with `{{` must be quoted, or YAML reads it as a mapping: write it as \"{{ ... }}\""
+            } else { "" }
             sink.error("YAML syntax: \(message)\(hint)", at: SourceLocation(file: file, line: max(line, 1), column: max(column, 1)))
             return nil
         } catch {

@@ -119,7 +119,7 @@ struct YAMLReader {
     func string(_ node: Node?, _ subject: String) -> String? {
         guard let node else { return nil }
         guard case .scalar(let scalar) = node, !isNull(node) else {
-            sink.error("\(subject) must be text, not \(describe(node))", at: location(node))
+            sink.error("\(subject) must be text, not \(describe(node))\(Self.unquotedPlaceholderHint(node))", at: location(node))
             return nil
         }
         return scalar.string
@@ -261,6 +261,15 @@ struct YAMLReader {
     }
 
     // MARK: Descriptions
+
+    /// YAML reads an unquoted value that starts with `{{ ... }}` as a mapping whose key is a
+    /// mapping: say so, since the author meant a template.
+    static func unquotedPlaceholderHint(_ node: Node) -> String {
+        guard case .mapping(let mapping) = node,
+            mapping.contains(where: { if case .mapping = $0.key { true } else { false } })
+        else { return "" }
+        return "; a value that starts with `{{` must be quoted, or YAML reads it as a mapping: write it as \"{{ ... }}\""
+    }
 
     func describe(_ node: Node) -> String {
         switch node {

@@ -554,4 +554,16 @@ extension MalformedRunbookTests {
         let result = fixture.load(Self.header + "steps: [{ name: a, run: echo {{ target.name }} }]\n")
         #expect(result.lines == ["7:30: error: YAML syntax: did not find expected ',' or '}' (while parsing a flow mapping at line 7, column 9); a value holding `{{ }}` inside `{ }` or `[ ]` must be quoted"])
     }
+
+    @Test func anUnquotedPlaceholderAtTheStartOfAValueGetsTheHintToQuoteIt() throws {
+        // Given values that start with `{{`, unquoted: alone (a mapping to YAML), and followed by
+        // more words (a syntax error)
+        let fixture = try RunbookFixture()
+        let alone = fixture.load(Self.header + "steps:\n  - name: a\n    run: {{ target.name }}\n")
+        let followed = fixture.load(Self.header + "steps:\n  - name: a\n    run: {{ target.name }} restart\n")
+        // Then each error says to quote it
+        let hint = "a value that starts with `{{` must be quoted, or YAML reads it as a mapping: write it as \"{{ ... }}\""
+        #expect(alone.lines.count == 1 && alone.lines.allSatisfy { $0.hasSuffix(hint) }, "\(alone.lines)")
+        #expect(followed.lines.count == 1 && followed.lines.allSatisfy { $0.contains("YAML syntax") && $0.hasSuffix(hint) }, "\(followed.lines)")
+    }
 }
