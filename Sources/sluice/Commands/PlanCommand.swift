@@ -178,9 +178,8 @@ final class PlanInterruption: @unchecked Sendable {
     var signal: Int32? { received.first.withLock { $0 } }
 
     init(runner: SubprocessCommandRunner) {
-        let numbers = [SIGINT, SIGTERM, SIGHUP]
         let received = received
-        sources = numbers.map { number in
+        sources = SignalHandling.stopping.map { number in
             Glibc.signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
@@ -197,6 +196,6 @@ final class PlanInterruption: @unchecked Sendable {
     /// The checks are over: signals act as usual again.
     func end() {
         for source in sources { source.cancel() }
-        for number in [SIGINT, SIGTERM, SIGHUP] { Glibc.signal(number, SIG_DFL) }
+        for number in SignalHandling.stopping { Glibc.signal(number, SIG_DFL) }
     }
 }
