@@ -165,14 +165,20 @@ extension AuditStore {
         return backups
     }
 
-    /// Every backup in the store checked against its chained event, for `audit verify`: one
-    /// sentence per backup that does not match, naming it.
-    public func backupProblems() async throws -> [String] {
+    /// Every backup in the store checked against its chained event, for `audit verify`.
+    ///
+    /// - Returns: one sentence per backup that does not match, naming it; and how many backups
+    ///   were taken before backups were chained (no digest and no event: migration v3), which
+    ///   are no sign of tampering but which rollback refuses all the same.
+    public func backupProblems() async throws -> (problems: [String], unchained: Int) {
         let backups = try await read("reading backups") { db in try FileBackup.order(FileBackup.CodingKeys.id).fetchAll(db) }
         let recorded = try await backupDigests(of: nil)
         var problems: [String] = []
+        var unchained = 0
         for backup in backups {
-            if let problem = Self.problem(with: backup, recorded: recorded) {
+            if backup.sha256 == nil, backup.id.map({ recorded[$0] == nil }) ?? true {
+                unchained += 1
+            } else if let problem = Self.problem(with: backup, recorded: recorded) {
                 problems.append("backup \(backup.id ?? 0) of \(backup.path) (run \(backup.runID), target \(backup.target), step \(backup.step)): \(problem)")
             }
         }
@@ -180,13 +186,19 @@ extension AuditStore {
         for (id, _) in recorded.sorted(by: { $0.key < $1.key }) where !present.contains(id) {
             problems.append("backup \(id): its `file.backed_up` event is in the chain but the backup row is gone")
         }
-        return problems
+        return (problems, unchained)
     }
 
-    /// The digest each `file.backed_up` event recorded, by backup id.
+    /// The digest each `file.backed_up` event recorded, by backup id. Reads those events only
+    /// (`audit verify` has just read the whole chain once).
     private func backupDigests(of runID: RunID?) async throws -> [Int64: String] {
+        let events = try await read("reading backup events") { db in
+            var request = RecordedEvent.filter(RecordedEvent.CodingKeys.kind == EventKind.fileBackedUp.rawValue)
+            if let runID { request = request.filter(RecordedEvent.CodingKeys.runID == runID.rawValue) }
+            return try request.fetchAll(db)
+        }
         var digests: [Int64: String] = [:]
-        for event in try await events(of: runID) where event.kind == EventKind.fileBackedUp.rawValue {
+        for event in events {
             let detail = event.detailMembers
             guard let id = detail["backup_id"].flatMap({ Int64($0) }), let sha = detail["sha256"] else { continue }
             digests[id] = sha

@@ -105,7 +105,7 @@ import Testing
                                          takenAt: "2026-11-21T08:00:01.000Z")
         _ = try await store.storeBackup(backup, actor: "alice", redactor: Redactor(secrets: [String]()))
         #expect(try await store.verifiedBackups(of: run.id).map(\.owner) == [65534])
-        #expect(try await store.backupProblems().isEmpty)
+        #expect(try await store.backupProblems().problems.isEmpty)
         #expect(try await store.events(of: run.id).map(\.kind) == ["file.backed_up"])
 
         // When someone edits the row's mode and owner behind Sluice's back
@@ -113,10 +113,29 @@ import Testing
 
         // Then it is refused for restoring, and audit verify names it
         await #expect(throws: AuditStoreError.self) { try await store.verifiedBackups(of: run.id) }
-        let problems = try await store.backupProblems()
+        let problems = try await store.backupProblems().problems
         #expect(problems.count == 1)
         #expect(problems.first?.contains("/etc/x.conf") == true)
         #expect(problems.first?.contains("no longer matches") == true)
+    }
+
+    @Test func aBackupFromBeforeBackupsWereChainedIsNotTamperingButIsNeverRestored() async throws {
+        // Given a backup row as an older sluice stored it: no digest, no `file.backed_up` event
+        let world = try TestWorld()
+        defer { world.remove() }
+        let store = try world.openStore()
+        let run = Self.run("r-20261121-080000-0001", startedAt: "2026-11-21T08:00:00.000Z")
+        try await store.createRun(run)
+        try world.tamper("""
+            INSERT INTO file_backups (run_id, target, step, path, existed, content, mode, taken_at)
+            VALUES ('r-20261121-080000-0001', 'ap01-a', 'write config', '/etc/x.conf', 1, X'00', 420, '2026-11-21T08:00:01.000Z')
+            """)
+
+        // Then audit verify counts it apart from problems, and rollback refuses it
+        let check = try await store.backupProblems()
+        #expect(check.problems.isEmpty)
+        #expect(check.unchained == 1)
+        await #expect(throws: AuditStoreError.self) { try await store.verifiedBackups(of: run.id) }
     }
 
     @Test func aBackupCanRecordThatTheFileDidNotExist() async throws {

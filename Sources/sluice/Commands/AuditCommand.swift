@@ -43,12 +43,15 @@ struct AuditVerifyCommand: AsyncParsableCommand {
         }
         // Each backup's digest is in the chained event that took it: a backup edited in the store
         // would otherwise be restored by rollback as it now reads.
-        let backupProblems = try await store.backupProblems()
+        let (backupProblems, unchained) = try await store.backupProblems()
         if !backupProblems.isEmpty {
             Console.write("audit chain intact, but \(backupProblems.count) file backup\(backupProblems.count == 1 ? "" : "s") BROKEN:\n"
                 + backupProblems.map { "  \($0)\n" }.joined()
                 + "Rollback refuses to restore these backups. Keep a copy of \(store.path) for investigation.\n")
             throw ExitCode(1)
+        }
+        if unchained > 0 {
+            Console.note("\(unchained) file backup\(unchained == 1 ? " was" : "s were") taken before backups were chained to the audit log; rollback refuses to restore \(unchained == 1 ? "it" : "them"): restore such files by hand if a rollback needs them.")
         }
         var line = "audit chain intact: \(report.eventCount) event\(report.eventCount == 1 ? "" : "s")"
         if let seq = report.headSeq, let hash = report.headHash {
