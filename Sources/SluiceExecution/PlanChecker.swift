@@ -110,7 +110,8 @@ public struct PlanChecker: Sendable {
 
     /// What replacing a file would change, found by reading it.
     struct FileInspection: Sendable {
-        var change: PlannedFile.Change
+        /// Nil when the path holds something a file step refuses (a link not followed, a folder).
+        var change: PlannedFile.Change?
         var currentMode: String?
         var diff: String
         var linkTarget: String?
@@ -132,7 +133,7 @@ public struct PlanChecker: Sendable {
                     CheckOutcome(status: .notChecked, detail: "the file's folder does not exist yet (an earlier step may create it): `validate` not run, only the diff shows the change"))
         } catch {
             // A link not followed, a directory, a FIFO: apply would refuse it the same way.
-            let inspection = FileInspection(change: .modify, currentMode: nil, diff: "", linkTarget: nil)
+            let inspection = FileInspection(change: nil, currentMode: nil, diff: "", linkTarget: nil)
             return (Slot.file(stage: slot.0, target: slot.1, index: slot.2, inspection: inspection),
                     CheckOutcome(status: .failed, detail: redactor.redact("\(error)")))
         }
