@@ -47,6 +47,8 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let lockReleased = EventKind(rawValue: "lock.released")
     /// An operator freed a stale lock with `sluice unlock`.
     public static let lockForced = EventKind(rawValue: "lock.forced")
+    /// A run's heartbeat found one of its locks gone or taken; the run halted.
+    public static let lockLost = EventKind(rawValue: "lock.lost")
     /// An approval of a runbook's exact content was recorded.
     public static let approvalRecorded = EventKind(rawValue: "approval.recorded")
     /// An operator started a stage outside the window, with a reason.

@@ -24,6 +24,7 @@ public enum EventKinds {
         "hold.resumed": "A hold was resumed.",
         "lock.released": "The run released its target locks.",
         "lock.forced": "An operator freed a lock whose runner was gone.",
+        "lock.lost": "The run found one of its locks gone or taken: no further step started on that target, and the run halted.",
         "run.interrupted": "The run's runner died; resume or roll it back.",
         "run.resumed": "An operator resumed the run from its journal (and accepted a changed runbook, if so, with a reason).",
         "rollback.requested": "An operator asked for a past run to be rolled back, with a reason.",

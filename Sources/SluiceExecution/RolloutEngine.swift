@@ -92,10 +92,11 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
 
     /// Runs `plan` to its end and returns how it ended.
     ///
-    /// - Parameter stop: set by the first Ctrl-C or SIGTERM; no new step starts, running ones
-    ///   finish, then the run acts as on failure.
+    /// - Parameter stop: set by the first Ctrl-C or SIGTERM (no new step starts, running ones
+    ///   finish, then the run acts as on failure), or by a lost lock (no step starts on that
+    ///   target, and the run halts).
     public func run(_ plan: Plan, mode: String = "apply", from start: Start = .beginning, stop: StopSignal? = nil) async -> RolloutMachine.RunResult {
-        let run = Run(plan: plan, mode: mode, redactor: redactor, recorder: recorder)
+        let run = Run(plan: plan, mode: mode, redactor: redactor, recorder: recorder, stop: stop)
         var machine: RolloutMachine
         var pending: [RolloutMachine.Action]
         switch start {
@@ -111,6 +112,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         await withTaskGroup(of: RolloutMachine.Event?.self) { group in
             if let stop {
                 group.addTask { await stop.wait(orUntil: run.ended) ? .stopRequested : nil }
+                group.addTask { await stop.waitForLostLock(orUntil: run.ended) ? .locksLost : nil }
             }
             while true {
                 for action in pending {
@@ -152,7 +154,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 }
                 pending = []
                 guard let next = await group.next() else { break }
-                if next == .guardFailed || next == .stopRequested { run.stopping.fire() }  // a bake ends at its next probe
+                if next == .guardFailed || next == .stopRequested || next == .locksLost { run.stopping.fire() }  // a bake ends at its next probe
                 if let event = next { pending = machine.handle(event) }
             }
         }
@@ -183,9 +185,12 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         let redactor: Redactor
         /// Where the commands' output is shown as it arrives.
         let recorder: any RunRecorder
+        /// Which targets' locks the run lost: no step starts on those.
+        let stop: StopSignal?
 
-        init(plan: Plan, mode: String, redactor: Redactor, recorder: any RunRecorder) {
+        init(plan: Plan, mode: String, redactor: Redactor, recorder: any RunRecorder, stop: StopSignal?) {
             self.plan = plan
+            self.stop = stop
             self.mode = mode
             self.redactor = redactor
             self.recorder = recorder
@@ -245,6 +250,8 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
     private func runStep(_ run: Run, target: Int, step: Int) async -> RolloutMachine.Event {
         let (planned, stage) = (run.targets[target].target, run.plan.stages[run.targets[target].stage].name)
         let plannedStep = planned.steps[step]
+        // A lock lost between the machine's decision and here: the step does not start.
+        if run.stop?.lostLock(on: planned.name) != nil { return .stepNotStarted(target: target, step: step) }
         do {
             try await recorder.record(RunEvent(
                 "step.started", target: planned.name, stage: stage, step: plannedStep.name,
@@ -293,12 +300,23 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         let started = run.journal.withLock { $0[target] }
         for entry in started.reversed() {
             let plannedStep = planned.steps[entry.step]
+            if let why = run.stop?.lostLock(on: planned.name) {
+                // Undoing a target another run now holds would change it under that run: the
+                // step stays to undo, for `sluice rollback` once the target is free again.
+                await note(RunEvent(
+                    "rollback.step.finished", target: planned.name, stage: stage, step: plannedStep.name, status: "failed",
+                    detail: ["result": "not undone: the run lost its lock on \(planned.name) (\(why))"]))
+                complete = false
+                continue
+            }
             await note(RunEvent("rollback.step.started", target: planned.name, stage: stage, step: plannedStep.name))
             let context = run.context(target: target, step: plannedStep.name, mode: "rollback", extra: plannedStep.environment)
             let outcome = await executor.undo(plannedStep, snapshot: entry.snapshot, reloadAlways: entry.undoCutShort, in: context)
             complete = complete && outcome.succeeded
             await note(Self.finished("rollback.step.finished", outcome, target: planned.name, stage: stage, step: plannedStep.name))
         }
+        // Recovery acts on the target too: not on one the run no longer holds.
+        guard run.stop?.lostLock(on: planned.name) == nil else { return false }
         for step in planned.recovery where step.applies {
             let context = run.context(target: target, step: step.name, mode: "recovery", extra: step.environment)
             let outcome = await executor.run(step, in: context)
@@ -441,6 +459,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         case .stopRequested: "the operator asked the run to stop"
         case .rollbackRequested: "an operator asked for the run to be rolled back"
         case .cutoffReached(let stage): "stage \(plan.stages[stage].name) would start within the window's cutoff, so it was not started"
+        case .lockLost: "the run lost a lock it held"
         }
     }
 }

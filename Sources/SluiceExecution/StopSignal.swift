@@ -1,18 +1,41 @@
 import Synchronization
 
-/// The operator's request to stop a run: the first Ctrl-C or SIGTERM sets it, and the engine
-/// stops starting steps.
+/// What stops a run from outside the engine: the operator's request (the first Ctrl-C, SIGTERM
+/// or SIGHUP), after which no new step starts; or the loss of a lock the run holds (its
+/// heartbeat found it gone or taken), after which no step at all starts on that target and the
+/// run halts.
 public final class StopSignal: Sendable {
     private let requested = Latch()
+    private let lockLost = Latch()
+    /// Each target whose lock was lost, with why.
+    private let lost = Mutex<[String: String]>([:])
 
     public init() {}
 
     public func request() { requested.fire() }
 
+    /// Tells the run that its locks on these targets (target: why) are no longer its own.
+    public func loseLocks(_ targets: [String: String]) {
+        guard !targets.isEmpty else { return }
+        lost.withLock { $0.merge(targets) { first, _ in first } }
+        lockLost.fire()
+    }
+
+    /// Why the lock on `target` was lost, or `nil` while the run still holds it.
+    public func lostLock(on target: String) -> String? { lost.withLock { $0[target] } }
+
+    /// Every target whose lock was lost, with why.
+    public var lostLocks: [String: String] { lost.withLock { $0 } }
+
     /// Waits until a stop is requested (true) or `ended` fires (false), whichever comes first,
     /// and no longer: the engine returns only once this watcher has.
     func wait(orUntil ended: Latch) async -> Bool {
         await Self.first(of: requested, or: ended)
+    }
+
+    /// Waits until a lock is lost (true) or `ended` fires (false).
+    func waitForLostLock(orUntil ended: Latch) async -> Bool {
+        await Self.first(of: lockLost, or: ended)
     }
 
     /// Waits until `awaited` fires (true) or `ended` does (false), whichever comes first.

@@ -137,7 +137,9 @@ struct OneDriverTests {
         ["SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path, "SLUICE_USER": "alice"]
     }
 
-    static func start(_ arguments: [String], in folder: TemporaryFolder, name: String) throws -> Process {
+    /// Starts sluice in `folder`, its standard error to `NAME.err` (its output to `output`, if
+    /// given, else nowhere).
+    static func start(_ arguments: [String], in folder: TemporaryFolder, name: String, output: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = SluiceBinary.executable
         process.arguments = arguments
@@ -145,7 +147,13 @@ struct OneDriverTests {
         process.environment = ProcessInfo.processInfo.environment.merging(environment(folder)) { $1 }
         let errors = folder.url.appendingPathComponent("\(name).err")
         FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardOutput = FileHandle.nullDevice
+        if let output {
+            let file = folder.url.appendingPathComponent(output)
+            FileManager.default.createFile(atPath: file.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: file)
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
         process.standardError = try FileHandle(forWritingTo: errors)
         process.standardInput = FileHandle.nullDevice
         try process.run()

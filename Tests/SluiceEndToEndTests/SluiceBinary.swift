@@ -67,3 +67,23 @@ final class TemporaryFolder {
         return file.path
     }
 }
+
+/// The sqlite3 command-line shell, as someone with write access to a store would use it.
+enum SQLiteShell {
+    /// Runs `sql` on the database at `path` and returns what it printed.
+    @discardableResult
+    static func run(_ path: String, _ sql: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [path, sql]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "sqlite3 exited \(process.terminationStatus) on: \(sql)"])
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

@@ -90,6 +90,11 @@ public struct RolloutMachine: Sendable {
         case stopRequested
         /// Before a stage: less than the window's cutoff remains, so the stage may not start.
         case cutoffReached
+        /// The run lost a lock it held (its heartbeat found it gone or taken): the run halts,
+        /// whatever its `on_failure`, and the engine starts no step on a target it lost.
+        case locksLost
+        /// A step the machine asked for was not started: its target's lock was lost first.
+        case stepNotStarted(target: Int, step: Int)
     }
 
     /// Why the rollout stopped early.
@@ -102,6 +107,9 @@ public struct RolloutMachine: Sendable {
         case rollbackRequested
         /// Less than the window's cutoff remained before the stage.
         case cutoffReached(stage: Int)
+        /// A lock the run held was lost; the run halts rather than act on a target it no
+        /// longer holds.
+        case lockLost
     }
 
     /// Where a run stood when its runner stopped, for `resume` and `rollback` (indices as in
@@ -266,6 +274,10 @@ public struct RolloutMachine: Sendable {
     }
 
     private mutating func startRequestedRollback() -> [Action] {
+        if stopReason == .lockLost {
+            phase = .done
+            return resumeHolds() + [.finish(result(.halted))]
+        }
         stopReason = .rollbackRequested
         let scope = shape.stages.reversed().flatMap { $0.targets.reversed() }.filter {
             touched.contains($0) && targets[$0] != .rolledBack
@@ -339,6 +351,40 @@ public struct RolloutMachine: Sendable {
         case (.stopRequested, .guards), (.stopRequested, .running):
             return stop(.stopRequested)
 
+        case (.locksLost, .done):
+            return []
+
+        case (.locksLost, .preflight):
+            phase = .done
+            return [.finish(RunResult(outcome: .refused, stopReason: .lockLost))]
+
+        case (.locksLost, .guards), (.locksLost, .running):
+            return stop(.lockLost)
+
+        case (.locksLost, .baking(let stage)), (.locksLost, .endingBake(let stage)):
+            return endBake(stage, stopping: .lockLost)
+
+        case (.locksLost, .rollingBackScope):
+            // The target being undone finishes its undo; no other starts.
+            adopt(.lockLost)
+            phase = .rollingBackScope(remaining: [])
+            return continueScopeRollback()
+
+        case (.locksLost, _):
+            // Pausing holds, or settling owed rollbacks: their report brings the halt.
+            adopt(.lockLost)
+            return []
+
+        case (.stepNotStarted(let target, let step), .running(let stage)):
+            guard case .running(let position) = targets[target], shape.steps[target][position] == step else {
+                preconditionFailure("step \(step) of target \(target) was not started, but the target is \(targets[target])")
+            }
+            targets[target] = .stopped
+            return launchTargets(in: stage)
+
+        case (.stepNotStarted(let target, let step), _):
+            preconditionFailure("step \(step) of target \(target) was not started in phase \(phase)")
+
         default:
             // Late or repeated reports (a second stop request, a guard failing while rolling
             // back) change nothing.
@@ -349,7 +395,7 @@ public struct RolloutMachine: Sendable {
     // MARK: Stages
 
     private mutating func begin(stage: Int) -> [Action] {
-        if stopReason == .stopRequested { return stop(.stopRequested) }
+        if let reason = stopReason, reason == .stopRequested || reason == .lockLost { return stop(reason) }
         guard stage < shape.stages.count else { return complete() }
         if shape.hasGuards {
             // A stage whose checks fail never starts.
@@ -437,7 +483,7 @@ public struct RolloutMachine: Sendable {
     /// A stop during a bake waits for the bake to report (the engine ends it at its next probe):
     /// the reason is kept as ``stop(_:)`` keeps it.
     private mutating func endBake(_ stage: Int, stopping reason: StopReason) -> [Action] {
-        if stopReason == nil || stopReason == .stopRequested { stopReason = reason }
+        adopt(reason)
         phase = .endingBake(stage: stage)
         return []
     }
@@ -445,15 +491,21 @@ public struct RolloutMachine: Sendable {
     /// Rolls back the owed targets one at a time, then begins `stage` (or stops, if asked to
     /// meanwhile).
     private mutating func settleOwedRollbacks(then stage: Int) -> [Action] {
-        guard !owedRollbacks.isEmpty else { return begin(stage: stage) }
+        guard !owedRollbacks.isEmpty, stopReason != .lockLost else { return begin(stage: stage) }
         let next = owedRollbacks.removeFirst()
         phase = .settlingRollbacks(then: stage)
         targets[next] = .rollingBack
         return [.rollBackTarget(next)]
     }
 
+    /// Keeps the first reason the rollout stopped for, except that an operator's stop gives way
+    /// to what happened meanwhile, and a lost lock to nothing: it decides that the run halts.
+    private mutating func adopt(_ reason: StopReason) {
+        if reason == .lockLost || stopReason == nil || stopReason == .stopRequested { stopReason = reason }
+    }
+
     private mutating func stop(_ reason: StopReason) -> [Action] {
-        if stopReason == nil || stopReason == .stopRequested { stopReason = reason }
+        adopt(reason)
         // Running targets finish their current step first; their reports bring us back here.
         if let stage = currentStage, active(in: stage) > 0 {
             phase = .running(stage: stage)
@@ -463,7 +515,7 @@ public struct RolloutMachine: Sendable {
         case .done, .rollingBackScope: return []
         default: break
         }
-        switch shape.onFailure {
+        switch stopReason == .lockLost ? .halt : shape.onFailure {
         case .halt:
             phase = .done
             return resumeHolds() + [.finish(result(.halted))]
@@ -495,7 +547,9 @@ public struct RolloutMachine: Sendable {
         if targets.contains(.rollingBack) { return [] }
         guard !remaining.isEmpty else {
             phase = .done
-            return resumeHolds() + [.finish(result(incomplete.isEmpty ? .rolledBack : .rollbackIncomplete))]
+            // A rollback cut short by a lost lock did not undo its whole scope.
+            let outcome: RunResult.Outcome = !incomplete.isEmpty ? .rollbackIncomplete : stopReason == .lockLost ? .halted : .rolledBack
+            return resumeHolds() + [.finish(result(outcome))]
         }
         let next = remaining.removeFirst()
         phase = .rollingBackScope(remaining: remaining)

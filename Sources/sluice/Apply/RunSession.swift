@@ -15,8 +15,15 @@ struct RunSession {
     let plan: Plan
     let style: TerminalStyle
     let json: Bool
+    /// Set by Ctrl-C, SIGTERM and SIGHUP, and by the heartbeat when a lock is lost.
+    let stop = StopSignal()
 
     var runID: RunID { journal.runID }
+
+    /// How long after their last heartbeat the run's locks and lease may be taken as stale, and
+    /// how often the heartbeat refreshes them.
+    static let lockTTL: Duration = .seconds(60)
+    static let heartbeatInterval: Duration = .seconds(10)
 
     /// Locks the plan's targets for the run (taking back its own stale locks). Returns the
     /// refusal to print when another run holds any of them.
@@ -24,7 +31,7 @@ struct RunSession {
         // One driver per run: a second `resume` or a `rollback` beside a `resume` is refused here,
         // before it touches any lock or target.
         if case .heldBy(let holder) = try await store.acquireRunLease(
-            runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID, ttl: .seconds(60))
+            runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID, ttl: Self.lockTTL)
         {
             return """
                 refused: run \(runID) is being driven by another sluice process (on \(holder.host), pid \(holder.pid), since \(holder.acquiredAt)); \
@@ -32,7 +39,7 @@ struct RunSession {
                 """
         }
         let targets = plan.targets.map(\.name)
-        switch try await store.acquireLocks(on: targets, for: .current(runID: runID), ttl: .seconds(60), actor: journal.actor, redactor: journal.redactor) {
+        switch try await store.acquireLocks(on: targets, for: .current(runID: runID), ttl: Self.lockTTL, actor: journal.actor, redactor: journal.redactor) {
         case .acquired:
             return nil
         case .blocked(let conflicts):
@@ -84,21 +91,19 @@ struct RunSession {
         let engine = RolloutEngine(
             executor: StepExecutor(commands: runner, prober: NetworkHealthProber(commands: runner), clock: ContinuousClock()),
             commands: runner, recorder: recorder, clock: ContinuousClock(), redactor: journal.redactor)
-        let stop = StopSignal()
         let signals = SignalHandling(onFailure: plan.onFailure, stop: stop, runner: runner, rollingBack: rollingBack)
 
-        // The engine runs beside a heartbeat that keeps the run's locks fresh (and, on a terminal,
-        // a ticker for the status line); all are children of this task, and the others stop when
-        // the engine is done.
-        let (plan, store) = (plan, store)
+        // The engine runs beside a heartbeat that keeps the run's locks fresh and halts the run
+        // when one is lost (and, on a terminal, a ticker for the status line); all are children
+        // of this task, and the others stop when the engine is done.
+        let plan = plan
+        let keeper = LockKeeper(
+            store: store, journal: journal, targets: plan.targets.map(\.name), stop: stop,
+            interval: Self.heartbeatInterval, ttl: Self.lockTTL)
         let result = await withTaskGroup(of: RolloutMachine.RunResult?.self) { group in
             group.addTask { await engine.run(plan, mode: mode, from: start, stop: stop) }
             group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(10))
-                    _ = try? await store.heartbeat(runID)
-                    _ = try? await store.renewRunLease(runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID)
-                }
+                await keeper.keep()
                 return nil
             }
             if let live {
@@ -160,6 +165,11 @@ struct RunSession {
             Console.line("An operator must act: the rollback or recovery of \(incomplete.joined(separator: ", ")) did not complete.")
             for line in (try? await Self.unfinishedUndo(in: store, runID: runID)) ?? [] { Console.line("  " + line) }
             Console.line("Put each of these right by hand, then check the targets' health. `sluice show \(runID)` has the output.")
+        case .halted where result.stopReason == .lockLost:
+            let lost = stop.lostLocks.keys.sorted()
+            Console.line("Halted: the run lost its lock on \(lost.joined(separator: ", ")); no further step started there, and nothing was undone on it.")
+            for (target, why) in stop.lostLocks.sorted(by: { $0.key < $1.key }) { Console.line("  \(target): \(why)") }
+            Console.line("Find out who holds it (`sluice runs`); once the target is free, `sluice rollback \(runID)` to undo, or `sluice resume \(runID)` to go on.")
         case .halted:
             Console.line("Halted: the run keeps its state and its targets. `sluice rollback \(runID)` to undo, or `sluice resume \(runID)` to go on.")
         default:

@@ -11,6 +11,10 @@ struct ScriptedEngine {
     var bakeFailsInStage: Int?
     /// Report a stop request after this many actions have been carried out.
     var stopAfter: Int?
+    /// Report a lost lock after this many actions have been carried out.
+    var lockLostAfter: Int?
+    /// Steps the engine does not start (their target's lock was lost), as [target, step].
+    var notStartedSteps: Set<[Int]> = []
 
     enum Start { case beginning, resuming(RolloutMachine.Progress), rollingBack(RolloutMachine.Progress) }
 
@@ -33,10 +37,12 @@ struct ScriptedEngine {
             let action = queue.removeFirst()
             log.append(action)
             if log.count == stopAfter { queue += machine.handle(.stopRequested) }
+            if log.count == lockLostAfter { queue += machine.handle(.locksLost) }
             let event: RolloutMachine.Event? = switch action {
             case .runPreflight: .preflightFinished(succeeded: !preflightFails)
             case .pauseHolds: .holdsPaused
             case .checkGuards(let stage): .guardsChecked(passed: stage != guardFailsBeforeStage)
+            case .runStep(let target, let step) where notStartedSteps.contains([target, step]): .stepNotStarted(target: target, step: step)
             case .runStep(let target, let step): .stepFinished(target: target, step: step, succeeded: !failingSteps.contains([target, step]))
             case .rollBackTarget(let target): .targetRolledBack(target, complete: !incompleteRollbacks.contains(target))
             case .bake(let stage): .bakeFinished(healthy: stage != bakeFailsInStage)
@@ -173,6 +179,44 @@ struct RolloutMachineTests {
             .runPreflight, .pauseHolds, .startStage(0), .runStep(target: 0, step: 0),
             .startRollback(reason: .stopRequested), .rollBackTarget(0),
             .resumeHolds, .finish(Result(outcome: .rolledBack, stopReason: .stopRequested)),
+        ])
+    }
+
+    @Test func aLostLockHaltsTheRunWithoutRollingBackWhateverItsPolicy() {
+        // The lock is lost as the canary's first step is handed out: that step finishes, nothing
+        // else starts, nothing is undone, and holds are resumed.
+        #expect(ScriptedEngine(lockLostAfter: 4).run(Self.shape(onFailure: .rollback)) == [
+            .runPreflight, .pauseHolds, .startStage(0), .runStep(target: 0, step: 0),
+            .resumeHolds, .finish(Result(outcome: .halted, stopReason: .lockLost)),
+        ])
+    }
+
+    @Test func aLostLockWinsOverAStopAlreadyAskedFor() {
+        #expect(ScriptedEngine(stopAfter: 4, lockLostAfter: 4).run(Self.shape()).last
+            == .finish(Result(outcome: .halted, stopReason: .lockLost)))
+    }
+
+    @Test func aLostLockDuringTheRollbackUndoesOnlyTheTargetAlreadyBeingUndone() {
+        // The second stage's target 2 fails; the scope rollback has begun undoing target 1 when
+        // a lock is lost: target 0 is left as it is, and the run halts.
+        let actions = ScriptedEngine(failingSteps: [[2, 1]], lockLostAfter: 14).run(Self.shape())
+        #expect(actions.suffix(4) == [
+            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(1),
+            .resumeHolds, .finish(Result(outcome: .halted, failedTargets: [2], stopReason: .lockLost)),
+        ], "\(actions)")
+    }
+
+    @Test func aStepNotStartedForALostLockLeavesItsTargetStopped() {
+        let actions = ScriptedEngine(lockLostAfter: 5, notStartedSteps: [[0, 1]]).run(Self.shape())
+        #expect(actions == [
+            .runPreflight, .pauseHolds, .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1),
+            .resumeHolds, .finish(Result(outcome: .halted, stopReason: .lockLost)),
+        ])
+    }
+
+    @Test func aLostLockBeforeAnythingChangedRefusesTheRun() {
+        #expect(ScriptedEngine(lockLostAfter: 1).run(Self.shape()) == [
+            .runPreflight, .finish(Result(outcome: .refused, stopReason: .lockLost)),
         ])
     }
 
