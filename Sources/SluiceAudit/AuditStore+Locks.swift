@@ -88,17 +88,19 @@ extension AuditStore {
 
     /// Whether `lock`'s holder is still there, now.
     ///
-    /// Stale means: its heartbeat is older than its TTL *and* its holder runs on this host and
-    /// its process is gone (`kill(pid, 0)` fails with `ESRCH`). A holder on another host cannot
-    /// be checked from here, so an expired lock of a remote holder is ``LockState/unverifiable``,
-    /// which callers treat as live.
+    /// Stale means: its holder runs on this host and its process is gone (`kill(pid, 0)` fails
+    /// with `ESRCH`), whatever its heartbeat's age. A holder on another host cannot be checked
+    /// from here: live while its heartbeat is fresh, then ``LockState/unverifiable``, which
+    /// callers treat as live.
     public func state(of lock: TargetLock) -> LockState {
+        // On this host the process decides at once: a runner that is gone holds nothing,
+        // however fresh its last heartbeat (`runs` already calls its run interrupted).
+        if lock.host == ProcessProbe.hostName { return ProcessProbe.isGone(pid: lock.pid) ? .stale : .live }
         let nowMilliseconds = Int64((clock().timeIntervalSince1970 * 1000).rounded(.down))
+        // An unreadable heartbeat counts as expired.
         let heartbeat = Timestamp.milliseconds(lock.heartbeatAt) ?? Int64.min
-        // An unreadable heartbeat counts as expired; the process check still decides.
         if heartbeat != Int64.min, nowMilliseconds - heartbeat <= lock.ttlMilliseconds { return .live }
-        guard lock.host == ProcessProbe.hostName else { return .unverifiable }
-        return ProcessProbe.isGone(pid: lock.pid) ? .stale : .live
+        return .unverifiable
     }
 
     /// Frees the lock on `target` if, and only if, it is stale, and appends `lock.forced` with

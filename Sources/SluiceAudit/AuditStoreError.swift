@@ -51,7 +51,9 @@ public enum AuditStoreError: Error, CustomStringConvertible {
             let why: String
             switch state {
             case .live:
-                why = "its heartbeat is recent or its process \(lock.pid) is still running on \(lock.host)"
+                why = lock.host == ProcessProbe.hostName
+                    ? "its process \(lock.pid) is still running on \(lock.host)"
+                    : "its heartbeat from \(lock.host) is recent"
             case .unverifiable:
                 why = "it is held from host \(lock.host), whose processes cannot be checked from here"
             case .stale:

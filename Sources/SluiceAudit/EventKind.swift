@@ -47,6 +47,8 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let lockReleased = EventKind(rawValue: "lock.released")
     /// An operator freed a stale lock with `sluice unlock`.
     public static let lockForced = EventKind(rawValue: "lock.forced")
+    /// Processes a dead runner left running were terminated before its run went on.
+    public static let processTerminated = EventKind(rawValue: "process.terminated")
     /// A run's heartbeat found one of its locks gone or taken; the run halted.
     public static let lockLost = EventKind(rawValue: "lock.lost")
     /// An approval of a runbook's exact content was recorded.

@@ -54,9 +54,10 @@ public struct TargetLock: Codable, Sendable, Hashable, FetchableRecord, Persista
 
 /// Whether a lock's holder is still there, as far as this machine can tell.
 public enum LockState: String, Sendable, Hashable, Codable {
-    /// The heartbeat is within its TTL, or the holder's process still exists on this host.
+    /// The holder's process still exists on this host, or (another host) its heartbeat is
+    /// within its TTL.
     case live
-    /// The heartbeat is older than its TTL and the holder's process is gone from this host.
+    /// The holder's process is gone from this host.
     case stale
     /// The heartbeat is older than its TTL but the holder runs on another host, whose processes
     /// cannot be checked from here. Treated as live: never forced from here.

@@ -26,6 +26,7 @@ public enum EventKinds {
         "lock.forced": "An operator freed a lock whose runner was gone.",
         "lock.lost": "The run found one of its locks gone or taken: no further step started on that target, and the run halted.",
         "run.interrupted": "The run's runner died; resume or roll it back.",
+        "process.terminated": "Processes a dead runner of the run left running on this host were terminated before the run went on.",
         "run.resumed": "An operator resumed the run from its journal (and accepted a changed runbook, if so, with a reason).",
         "rollback.requested": "An operator asked for a past run to be rolled back, with a reason.",
         "run.finished": "The run finished, with its outcome.",
@@ -45,6 +46,7 @@ public enum EventKinds {
         "lock.released": "locks are recorded by the store, not by the run",
         "lock.forced": "`unlock` runs outside any run",
         "run.interrupted": "it is recorded by another process, after the runner died",
+        "process.terminated": "it is recorded before the run's notifications are set up, by the process that takes the run over",
         "notify.failed": "a failure to notify is logged and audited, never notified",
         "file.backed_up": "backups are recorded by the store, with the backup",
     ]

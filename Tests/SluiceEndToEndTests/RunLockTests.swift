@@ -68,3 +68,75 @@ struct LostLockTests {
         #expect(try SluiceBinary.run(["audit", "verify"], in: folder.url, environment: OneDriverTests.environment(folder)).status == 0)
     }
 }
+
+@Suite("No leftover process beside the next driver")
+struct LeftoverProcessTests {
+    /// A run whose runner is killed (SIGKILL) by its step, which goes on running: the shell's pid
+    /// is in `child.pid`. The rollback step says whether that process was still there.
+    static func killedRunnerWithItsStepStillRunning() throws -> (TemporaryFolder, String, pid_t) {
+        let folder = try TemporaryFolder()
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: leftover-test
+            targets: [{ name: web1 }]
+            steps:
+              - name: slow
+                run: "[ -e child.pid ] && exit 0; echo $$ > child.pid; kill -9 $PPID; sleep 300"
+                rollback: "sh group-alive.sh $(cat child.pid) && echo 'leftover alive' >> log || echo 'leftover gone' >> log"
+
+            """)
+        // Whether any process of group $1 is alive (a zombie is not: it waits only to be reaped).
+        try folder.write("group-alive.sh", """
+            for stat in /proc/[0-9]*/stat; do
+              set -- "$1" $(cat "$stat" 2>/dev/null)
+              [ "$6" = "$1" ] && [ "$4" != Z ] && exit 0
+            done
+            exit 1
+
+            """)
+        let applied = try SluiceBinary.run(["apply", "runbook.yaml", "--yes"], in: folder.url, environment: OneDriverTests.environment(folder))
+        #expect(applied.crashed, "\(applied.stdout)\(applied.stderr)")
+        let run = try #require(applied.stdout.firstMatch(of: /r-[0-9]{8}-[0-9]{6}-[0-9a-f]{4}/).map { String($0.output) })
+        let child = try #require(pid_t(LostLockTests.read(folder, "child.pid").trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kill(child, 0) == 0, "the step's process should outlive its runner")
+        return (folder, run, child)
+    }
+
+    @Test(arguments: [["rollback", "--reason", "its runner died"], ["resume", "--yes"]])
+    func theDeadRunnersStepIsTerminatedAndRecordedBeforeAnythingRunsAgain(command: [String]) throws {
+        // Given a killed runner whose step's command is still running
+        let (folder, run, child) = try Self.killedRunnerWithItsStepStillRunning()
+        defer { killpg(child, SIGKILL) }
+
+        // When the run is rolled back, or resumed (its step then runs again, at once)
+        let next = try SluiceBinary.run([command[0], run] + command.dropFirst(), in: folder.url, environment: OneDriverTests.environment(folder))
+
+        // Then the leftover was terminated first, said so, and recorded with its command
+        #expect(kill(child, 0) != 0 || LeftoverProcessTests.isZombie(child), "pid \(child) is still running")
+        #expect(next.stderr.contains("the run's previous runner left 2 processes running (pid \(child): /bin/sh -c [ -e child.pid ] && exit 0; echo $$ > child.pid; kill -9 $PPID; sleep 300; pid "), "\(next.stderr)")
+        let recorded = try SQLiteShell.run(
+            LostLockTests.store(folder), "SELECT status || ' ' || detail FROM events WHERE kind = 'process.terminated'")
+        #expect(recorded.hasPrefix("terminated "), "\(recorded)")
+        #expect(recorded.contains("\"pid\":\(child)"), "\(recorded)")
+        #expect(next.status == 0, "\(next.stdout)\(next.stderr)")
+        if command[0] == "rollback" { #expect(LostLockTests.log(folder) == ["leftover gone"]) }
+    }
+
+    @Test func unlockFreesTheLockOfARunnerThatIsGoneAtOnce() throws {
+        // Given a runner killed a moment ago, its heartbeat still fresh
+        let (folder, _, child) = try Self.killedRunnerWithItsStepStillRunning()
+        defer { killpg(child, SIGKILL) }
+
+        // When its target is unlocked at once
+        let unlocked = try SluiceBinary.run(["unlock", "web1", "--reason", "runner killed"], in: folder.url, environment: OneDriverTests.environment(folder))
+
+        // Then the lock is freed, without waiting for the heartbeat to expire
+        #expect(unlocked.status == 0, "\(unlocked.stdout)\(unlocked.stderr)")
+        #expect(try SQLiteShell.run(LostLockTests.store(folder), "SELECT count(*) FROM locks") == "0")
+    }
+
+    static func isZombie(_ pid: pid_t) -> Bool {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+    }
+}

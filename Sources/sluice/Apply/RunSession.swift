@@ -38,6 +38,7 @@ struct RunSession {
                 one process drives a run at a time. Wait for it to finish, or stop it with Ctrl-C, then try again.
                 """
         }
+        try await stopLeftovers()
         let targets = plan.targets.map(\.name)
         switch try await store.acquireLocks(on: targets, for: .current(runID: runID), ttl: Self.lockTTL, actor: journal.actor, redactor: journal.redactor) {
         case .acquired:
@@ -57,6 +58,27 @@ struct RunSession {
                 or `sluice unlock TARGET --reason TEXT`.
                 """
         }
+    }
+
+    /// Terminates, and records, the processes a dead runner of this run left running on this
+    /// host, before anything of the run starts again: a step's command must never run beside
+    /// its own rollback, or beside itself run again. Called holding the run's lease, so no live
+    /// driver's commands can be among them.
+    private func stopLeftovers() async throws {
+        let leftovers = LeftoverProcesses.find(runID: runID.rawValue)
+        guard !leftovers.isEmpty else { return }
+        let listed = leftovers.map { "pid \($0.pid): \(journal.redactor.redact($0.command))" }.joined(separator: "; ")
+        Console.note("the run's previous runner left \(leftovers.count) process\(leftovers.count == 1 ? "" : "es") running (\(listed)); terminating \(leftovers.count == 1 ? "it" : "them") first (SIGTERM, then SIGKILL after 10 s).")
+        let stopped = await LeftoverProcesses.stop(leftovers)
+        let processes = stopped.processes.map { process -> JSONValue in
+            .object([
+                "pid": .integer(Int64(process.pid)), "process_group": .integer(Int64(process.processGroup)),
+                "command": .string(process.command), "killed": .bool(stopped.killed.contains(process)),
+            ])
+        }
+        _ = try await journal.record(
+            .processTerminated, status: stopped.killed.isEmpty ? "terminated" : "killed",
+            detail: ["host": .string(ProcessProbe.hostName), "processes": .array(processes)])
     }
 
     /// Runs the engine from `start` to the run's end, showing progress, and returns how it ended.

@@ -8,8 +8,8 @@ struct UnlockCommand: AsyncParsableCommand {
         commandName: "unlock",
         abstract: "Free a target lock whose runner is gone (audited as lock.forced).",
         discussion: """
-            Only a stale lock is freed: its heartbeat is older than its TTL and its holder's process \
-            is gone from this host. A lock held from another host cannot be checked from here and \
+            Only a stale lock is freed: its holder's process is gone from this host (at once: \
+            the heartbeat's age does not matter then). A lock held from another host cannot be checked from here and \
             is never freed by this command.
             Exit status: 0 freed, 4 refused (holder alive or unverifiable, target not locked, or \
             no store); nothing changes when refused.
