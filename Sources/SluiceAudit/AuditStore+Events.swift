@@ -14,19 +14,22 @@ struct PreparedEvent: Sendable {
     let durationMilliseconds: Int64?
     let detail: String
 
-    /// Redacts every string of `draft` (detail keys and values included) with `redactor`.
+    /// Redacts the free text of `draft` (its detail's values) with `redactor`. Identifiers
+    /// (run, actor, kind, target, stage, step, status, detail keys) are stored verbatim: they
+    /// come from the runbook and the store, not from secrets, and `resume` and `rollback` match
+    /// them by name, so a secret that happens to be part of a target's name must not turn the
+    /// target into another (`web***`) that no plan has.
     init(_ draft: EventDraft, redactor: Redactor) {
-        func clean(_ text: String?) -> String? { text.map(redactor.redact) }
         runID = draft.runID?.rawValue
-        actor = redactor.redact(draft.actor)
-        kind = redactor.redact(draft.kind.rawValue)
-        target = clean(draft.target)
-        stage = clean(draft.stage)
-        step = clean(draft.step)
-        status = clean(draft.status)
+        actor = draft.actor
+        kind = draft.kind.rawValue
+        target = draft.target
+        stage = draft.stage
+        step = draft.step
+        status = draft.status
         exitCode = draft.exitCode
         durationMilliseconds = draft.durationMilliseconds
-        detail = CanonicalJSON.encode(JSONValue.object(draft.detail).mapStrings(redactor.redact))
+        detail = CanonicalJSON.encode(JSONValue.object(draft.detail).mapValueStrings(redactor.redact))
     }
 }
 

@@ -17,17 +17,16 @@ public enum JSONValue: Sendable, Hashable {
     /// `null`.
     case null
 
-    /// Returns the value with every string (object keys included) passed through `transform`.
-    public func mapStrings(_ transform: (String) -> String) -> JSONValue {
+    /// Returns the value with every string value passed through `transform`; object keys,
+    /// which are names the code chose, stay as they are.
+    public func mapValueStrings(_ transform: (String) -> String) -> JSONValue {
         switch self {
         case .string(let text):
             return .string(transform(text))
         case .array(let items):
-            return .array(items.map { $0.mapStrings(transform) })
+            return .array(items.map { $0.mapValueStrings(transform) })
         case .object(let members):
-            var mapped: [String: JSONValue] = [:]
-            for (key, value) in members { mapped[transform(key)] = value.mapStrings(transform) }
-            return .object(mapped)
+            return .object(members.mapValues { $0.mapValueStrings(transform) })
         case .integer, .bool, .null:
             return self
         }

@@ -100,6 +100,26 @@ public struct RunProgress: Sendable, Equatable {
         return (recorded.failed || recorded.rollbackBegan) && !isRolledBack(target)
     }
 
+    /// The targets the journal says the run changed (a step started and not undone) that `plan`
+    /// cannot account for, each as a sentence: no target of that name, or (with
+    /// `checkingSteps`) a started step the target has no step of that name for. Resuming or
+    /// rolling back with such a plan would do nothing there and still report success, so the
+    /// callers refuse instead.
+    public func unaccounted(in plan: Plan, checkingSteps: Bool) -> [String] {
+        let planned = Dictionary(plan.targets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return targets.sorted { $0.key < $1.key }.compactMap { name, recorded in
+            let owed = recorded.started.filter { !recorded.undone.contains($0) }
+            guard !owed.isEmpty else { return nil }
+            guard let target = planned[name] else {
+                return "\(name) (its step\(owed.count == 1 ? "" : "s") \(owed.joined(separator: ", ")) started): the plan has no target \(name)"
+            }
+            guard checkingSteps else { return nil }
+            let missing = owed.filter { step in !target.steps.contains { $0.name == step } }
+            guard !missing.isEmpty else { return nil }
+            return "\(name): its step\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) started, but the plan has no step of that name"
+        }
+    }
+
     /// The progress in the machine's terms for `plan`, whose targets and steps are matched by
     /// name (a resumed run may have accepted a changed runbook).
     public func machineProgress(for plan: Plan, shape: RolloutMachine.Shape) -> RolloutMachine.Progress {

@@ -84,6 +84,9 @@ struct ResumeCommand: AsyncParsableCommand {
             Console.error("\(error)")
             throw ExitCode(2)
         }
+        // A changed runbook may drop a step (its undo is then skipped, as the guide says), never
+        // a target the run touched.
+        try past.refuseUnaccounted(by: plan, checkingSteps: changes.isEmpty)
         let actor = actorOptions.resolvedActor
         // Resuming applies the rest of the change: the same gates as apply.
         try await ApplyCommand.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: past.store, actor: actor, overrideWindow: start.overrideWindow)

@@ -55,6 +55,7 @@ struct RollbackCommand: AsyncParsableCommand {
         }
         let actor = actorOptions.resolvedActor
         let (plan, redactor, planJournal) = try await past.openJournal()
+        try past.refuseUnaccounted(by: plan, checkingSteps: true)
         let webhooks = Self.webhooks(of: plan, audit: RunJournal(store: past.store, runID: past.id, actor: actor, redactor: redactor))
         let journal = RunJournal(store: past.store, runID: past.id, actor: actor, redactor: redactor, observer: webhooks.observer)
         let session = RunSession(store: past.store, journal: journal, plan: plan, style: TerminalStyle(enabled: output.useColor), json: json)
@@ -101,6 +102,19 @@ struct PastRun {
     let runner: RunnerState
 
     var progress: RunProgress { RunJournalStore.progress(from: events) }
+
+    /// Refuses (exit 4) when the journal says the run changed a target, or ran a step on it,
+    /// that `plan` has no name for: going on would do nothing there and still end
+    /// `rolled_back` or `succeeded`.
+    func refuseUnaccounted(by plan: Plan, checkingSteps: Bool) throws {
+        let unaccounted = progress.unaccounted(in: plan, checkingSteps: checkingSteps)
+        guard !unaccounted.isEmpty else { return }
+        Console.fail("""
+            refused: run \(id)'s journal says it changed what its plan cannot account for, so nothing would be undone or finished there: \(unaccounted.joined(separator: "; ")).
+            Nothing was changed. Check the store with `sluice audit verify` and `sluice show \(id)`, and put those targets right by hand.
+            """)
+        throw ExitCode(4)
+    }
 
     /// The run's state as `sluice runs` shows it.
     var state: String {

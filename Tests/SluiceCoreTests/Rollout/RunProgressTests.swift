@@ -6,6 +6,10 @@ import Testing
 struct RunProgressTests {
     /// One target with two steps and the default recovery (its health step).
     static func target() throws -> PlannedTarget {
+        try #require(try plan().targets.first)
+    }
+
+    static func plan() throws -> Plan {
         let fixture = try RunbookFixture()
         let runbook = try #require(fixture.load("""
             sluice: 1
@@ -17,10 +21,9 @@ struct RunProgressTests {
               - { name: up, health: { command: "check" } }
 
             """).validRunbook)
-        let plan = try Planner().plan(
+        return try Planner().plan(
             runbook: runbook, variables: try runbook.resolveVariables(environment: [:]), runID: "r-20261121-083015-7f3a",
             now: Date(timeIntervalSince1970: 0), content: ContentDigest(files: []))
-        return try #require(plan.targets.first)
     }
 
     /// The events of web1 applying `config` and `deploy`, then `deploy` failing, then `undo`.
@@ -32,6 +35,30 @@ struct RunProgressTests {
             .init(kind: "step.finished", target: "web1", step: "deploy", status: "failed"),
         ]
         return RunProgress(events: applied + undo.map { .init(kind: $0.kind, target: "web1", step: $0.step, status: $0.status) })
+    }
+
+    @Test func aTargetOrStepThePlanHasNoNameForIsUnaccounted() throws {
+        // The journal names a target the plan does not have (`web***`: a secret once masked
+        // part of the name), and a step of web1 it does not have
+        let progress = RunProgress(events: [
+            .init(kind: "step.started", target: "web***", step: "config"),
+            .init(kind: "step.started", target: "web1", step: "config"),
+            .init(kind: "step.started", target: "web1", step: "migrate"),
+        ])
+        let plan = try Self.plan()
+        #expect(progress.unaccounted(in: plan, checkingSteps: true) == [
+            "web*** (its step config started): the plan has no target web***",
+            "web1: its step migrate started, but the plan has no step of that name",
+        ])
+        #expect(progress.unaccounted(in: plan, checkingSteps: false) == ["web*** (its step config started): the plan has no target web***"])
+    }
+
+    @Test func stepsAlreadyUndoneAreNeverUnaccounted() throws {
+        let progress = RunProgress(events: [
+            .init(kind: "step.started", target: "gone", step: "config"),
+            .init(kind: "rollback.step.finished", target: "gone", step: "config", status: "succeeded"),
+        ])
+        #expect(progress.unaccounted(in: try Self.plan(), checkingSteps: true).isEmpty)
     }
 
     @Test func aTargetWhoseUndoAndRecoveryFinishedIsRolledBack() throws {
