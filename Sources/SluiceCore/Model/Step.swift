@@ -1,3 +1,5 @@
+import Foundation
+
 /// A command as a runbook writes it: a string for `/bin/sh -c`, or a list run as argv.
 public struct Command: Sendable, Equatable {
     public enum Form: Sendable, Equatable {
@@ -38,6 +40,49 @@ public struct Command: Sendable, Equatable {
         }
         guard let firstWord, firstWord.contains("/"), !firstWord.contains("{{") else { return nil }
         return String(firstWord)
+    }
+
+    /// Every word of the command that could name a file it reads, the script's and the
+    /// interpreter's arguments alike (`sh scripts/x.sh`, `python3 z.py`): the list form's
+    /// elements, or the shell form's words split at blanks and shell operators, surrounding
+    /// quotes removed. Left out: words built from a template (their value is not known until
+    /// the run), and the file after `>` or `>>`, which the command writes rather than runs.
+    /// Approvals cover those of them that are files in the runbook's folder.
+    public var words: [String] {
+        let candidates: [Substring]
+        switch form {
+        case .shell(let template):
+            var words: [Substring] = []
+            // A placeholder's blanks must not split the word it is part of: each `{{ ... }}`
+            // becomes `{{}}`, and the word holding it is left out below.
+            var text = template.text
+            while let open = text.range(of: "{{"), let close = text.range(of: "}}", range: open.upperBound..<text.endIndex) {
+                text.replaceSubrange(open.lowerBound..<close.upperBound, with: "\u{1}")
+            }
+            text = text.replacingOccurrences(of: "\u{1}", with: "{{}}")
+            var rest = text[...]
+            var written = false  // the next word is a redirection's output file
+            while let start = rest.firstIndex(where: { !" \t\n".contains($0) }) {
+                rest = rest[start...]
+                if let first = rest.first, ";|&<>()".contains(first) {
+                    if first == ">" { written = true } else if first != "&" { written = false }
+                    rest = rest.dropFirst()
+                    continue
+                }
+                let end = rest.firstIndex { " \t\n;|&<>()".contains($0) } ?? rest.endIndex
+                // `2>` and `&>` name a stream, not a file: the `>` that follows decides.
+                let word = rest[..<end]
+                let isStream = end < rest.endIndex && rest[end] == ">" && word.allSatisfy(\.isNumber)
+                if !written && !isStream { words.append(word) }
+                written = false
+                rest = rest[end...]
+            }
+            candidates = words
+        case .argv(let arguments):
+            candidates = arguments.map { Substring($0.text) }
+        }
+        return candidates.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }
+            .filter { !$0.isEmpty && !$0.contains("{{") }
     }
 }
 

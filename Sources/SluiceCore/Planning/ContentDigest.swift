@@ -1,16 +1,19 @@
 import Crypto
 import Foundation
 
-/// The content an approval or a saved plan covers: the runbook, its inventory, its file sources
-/// and its scripts, each by SHA-256, and one hash over them all.
+/// The content an approval or a saved plan covers: the runbook, its inventory, its file sources,
+/// its scripts (and any file of its folder a command names, such as an interpreter's script:
+/// `sh scripts/x.sh`, `python3 z.py`) and the files its variables are read from, each by
+/// SHA-256, and one hash over them all.
 ///
 /// Paths are recorded as the runbook writes them (relative to its folder), so the same content
-/// copied elsewhere on disk has the same hash. Variable files are not covered: they may hold
-/// secrets, and their values are not part of the change's text.
+/// copied elsewhere on disk has the same hash. A secret variable's file is covered by a keyed
+/// hash (HMAC-SHA256, keyed by its path), never by its bytes' plain SHA-256, which anyone with
+/// a list of common passwords could look up.
 public struct ContentDigest: Sendable, Equatable, Codable {
     /// One file the digest covers.
     public struct File: Sendable, Equatable, Codable {
-        /// `runbook`, `inventory`, `source` or `script`.
+        /// `runbook`, `inventory`, `source`, `script`, `variable` or `secret`.
         public var role: String
         public var path: String
         /// Hex SHA-256 of the file's bytes; `missing` when it could not be read.
@@ -37,19 +40,49 @@ public struct ContentDigest: Sendable, Equatable, Codable {
     public init(runbook: Runbook) {
         var files: [File] = []
         var seen = Set<String>()
-        func add(_ role: String, _ path: String, label: String? = nil) {
+        func add(_ role: String, _ path: String, digest: (Data) -> String = Self.sha256) {
             guard seen.insert(role + "\t" + path).inserted else { return }
             let resolved = PathResolver.resolve(path, in: runbook.directory)
-            let digest = FileManager.default.contents(atPath: resolved).map(Self.sha256) ?? "missing"
-            files.append(File(role: role, path: label ?? path, sha256: digest))
+            files.append(File(role: role, path: path, sha256: FileManager.default.contents(atPath: resolved).map(digest) ?? "missing"))
         }
         add("runbook", (runbook.file as NSString).lastPathComponent)
         if let inventory = runbook.inventory { add("inventory", inventory) }
         for step in runbook.steps + runbook.recovery {
             if case .file(let change) = step.action, case .source(let path, _) = change.content { add("source", path) }
         }
-        for command in runbook.allCommands { if let script = command.script { add("script", script) } }
+        for variable in runbook.vars {
+            guard case .file(let path) = variable.source else { continue }
+            if variable.secret {
+                add("secret", path) { Self.keyedHash($0, path: path) }
+            } else {
+                add("variable", path)
+            }
+        }
+        for command in runbook.allCommands {
+            if let script = command.script { add("script", script) }
+            // What an interpreter runs is as much the change as a script: any other word that
+            // names a regular file of the runbook's folder is covered too.
+            for word in command.words where word != command.script && Self.isFile(word, inFolder: runbook.directory) {
+                add("script", word)
+            }
+        }
         self.init(files: files)
+    }
+
+    /// Whether `path` (relative to `folder`, or absolute) is a regular file inside `folder`.
+    static func isFile(_ path: String, inFolder folder: String) -> Bool {
+        let resolved = PathResolver.resolve(path, in: folder)
+        let root = URL(fileURLWithPath: folder).standardizedFileURL.path
+        guard resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") else { return false }
+        var isFolder: ObjCBool = false
+        return FileManager.default.fileExists(atPath: resolved, isDirectory: &isFolder) && !isFolder.boolValue
+    }
+
+    /// HMAC-SHA256 of a secret file's bytes, keyed by its path: equal for equal content, as a
+    /// digest must be, without being the plain SHA-256 of the secret.
+    static func keyedHash(_ data: Data, path: String) -> String {
+        let key = SymmetricKey(data: SHA256.hash(data: Data("sluice secret variable file\t\(path)".utf8)))
+        return Data(HMAC<SHA256>.authenticationCode(for: data, using: key)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// What differs between this digest and `other`, for people: "script scripts/apply.sh changed".

@@ -54,4 +54,15 @@ struct ContentDigestTests {
         #expect(try Self.digest(first).hash == Self.digest(second).hash)
         #expect(try Self.digest(first).files.map(\.role) == ["inventory", "runbook", "script", "source"])
     }
+
+    @Test(arguments: [
+        ("sh scripts/x.sh", ["sh", "scripts/x.sh"]),
+        ("cd tools && python3 'z.py' --fast", ["cd", "tools", "python3", "z.py", "--fast"]),
+        ("bash ./y > out/log 2>&1; cat <input.txt", ["bash", "./y", "cat", "input.txt"]),
+        ("echo {{ target.name }} >> log", ["echo"]),
+        ("run &> all.log | tee copy", ["run", "tee", "copy"]),
+    ])
+    func aShellCommandsWordsLeaveOutTemplatesAndWhatItWrites(_ text: String, _ expected: [String]) throws {
+        #expect(try ShellQuotingTests.command(text).words == expected)
+    }
 }
