@@ -126,6 +126,16 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                     case .finishStage(let stage, let failures):
                         run.activeStage.withLock { $0 = nil }
                         await note(RunEvent("stage.finished", stage: plan.stages[stage].name, status: failures == 0 ? "succeeded" : "completed_with_failures", detail: ["failures": "\(failures)"]))
+                    case .abandonStage(let stage, let failures, let reason):
+                        run.activeStage.withLock { $0 = nil }
+                        // Failed when the stage itself went wrong; stopped when it was stopped from outside.
+                        let failedItself = switch reason {
+                        case .thresholdExceeded, .guardFailed, .bakeUnhealthy: true
+                        default: false
+                        }
+                        await note(RunEvent(
+                            "stage.finished", stage: plan.stages[stage].name, status: failedItself ? "failed" : "stopped",
+                            detail: ["failures": "\(failures)", "reason": Self.describe(reason, plan)]))
                     case .startRollback(let reason):
                         run.activeStage.withLock { $0 = nil }
                         await note(RunEvent("rollback.started", detail: ["reason": Self.describe(reason, plan)]))
@@ -267,6 +277,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         var context = run.context(target: target, step: plannedStep.name, mode: run.mode, extra: plannedStep.environment)
         // A forward `wait` ends when the run stops; recovery's waits are left to settle.
         context.stopping = run.stopping
+        let began = clock.now
         let outcome = await executor.run(plannedStep, in: context) { snapshot in
             try await recorder.saveBackup(snapshot, target: planned.name, step: plannedStep.name)
             run.journal.withLock { journal in
@@ -275,7 +286,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 }
             }
         }
-        var finished = Self.finished("step.finished", outcome, target: planned.name, stage: stage, step: plannedStep.name)
+        var finished = Self.finished("step.finished", outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: plannedStep.name)
         // The target's next step.started follows at once and carries this event with it.
         finished.mayWaitForNextEvent = outcome.succeeded && run.shape.steps[target].last != step
         await note(finished)
@@ -311,17 +322,19 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             }
             await note(RunEvent("rollback.step.started", target: planned.name, stage: stage, step: plannedStep.name))
             let context = run.context(target: target, step: plannedStep.name, mode: "rollback", extra: plannedStep.environment)
+            let began = clock.now
             let outcome = await executor.undo(plannedStep, snapshot: entry.snapshot, reloadAlways: entry.undoCutShort, in: context)
             complete = complete && outcome.succeeded
-            await note(Self.finished("rollback.step.finished", outcome, target: planned.name, stage: stage, step: plannedStep.name))
+            await note(Self.finished("rollback.step.finished", outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: plannedStep.name))
         }
         // Recovery acts on the target too: not on one the run no longer holds.
         guard run.stop?.lostLock(on: planned.name) == nil else { return false }
         for step in planned.recovery where step.applies {
             let context = run.context(target: target, step: step.name, mode: "recovery", extra: step.environment)
+            let began = clock.now
             let outcome = await executor.run(step, in: context)
             complete = complete && outcome.succeeded
-            await note(Self.finished("recovery.step.finished", outcome, target: planned.name, stage: stage, step: step.name))
+            await note(Self.finished("recovery.step.finished", outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: step.name))
         }
         return complete
     }
@@ -414,9 +427,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 for step in run.targets[target].target.steps where step.applies && step.health != nil {
                     guard stillBaking() else { return true }  // the machine no longer waits for this answer
                     let context = run.context(target: target, step: step.name, mode: run.mode)
+                    let began = clock.now
                     let outcome = await executor.run(step, in: context)
                     if !outcome.succeeded {
-                        await note(Self.finished("bake.failed", outcome, target: run.targets[target].target.name, stage: run.plan.stages[stage].name, step: step.name))
+                        await note(Self.finished("bake.failed", outcome, took: began.duration(to: clock.now), target: run.targets[target].target.name, stage: run.plan.stages[stage].name, step: step.name))
                         return false
                     }
                 }
@@ -436,12 +450,14 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         try? await recorder.record(event)
     }
 
-    static func finished(_ kind: String, _ outcome: StepOutcome, target: String, stage: String, step: String) -> RunEvent {
+    /// A step's end, with how long it took from start to end: for a command its runs, retries
+    /// and delays; for a health step its probes and intervals; for a wait, the wait.
+    static func finished(_ kind: String, _ outcome: StepOutcome, took: Duration, target: String, stage: String, step: String) -> RunEvent {
         var detail = ["result": outcome.detail]
         if let output = outcome.commands.last?.output, !output.isEmpty { detail["output"] = output }
         return RunEvent(
             kind, target: target, stage: stage, step: step, status: outcome.succeeded ? "succeeded" : "failed",
-            exitCode: outcome.exitCode, duration: outcome.commands.reduce(Duration.zero) { $0 + $1.duration }, detail: detail)
+            exitCode: outcome.exitCode, duration: took, detail: detail)
     }
 
     static func commandDetail(_ step: PlannedStep) -> [String: String] {

@@ -70,6 +70,9 @@ public struct RolloutMachine: Sendable {
         /// Repeat the stage's health steps for its bake time.
         case bake(stage: Int)
         case finishStage(Int, failures: Int)
+        /// The stage started but stopped before its end (its threshold, a guard, its bake, the
+        /// operator, a lost lock): it is over, with this outcome.
+        case abandonStage(Int, failures: Int, reason: StopReason)
         /// The rollout stopped; what follows is the run's rollback of its scope.
         case startRollback(reason: StopReason)
         case resumeHolds
@@ -204,6 +207,9 @@ public struct RolloutMachine: Sendable {
     private(set) var stageFailures: [Int]
     private(set) var stopReason: StopReason?
     private var holdsPaused = false
+    /// `startRollback` was already given: when a failure crossed its stage's threshold, the
+    /// run's rollback began with that target's undo.
+    private var rollbackAnnounced = false
     /// Failed targets whose rollback the runner did not live to finish, last stage first: a
     /// resumed run rolls them back before anything else.
     private var owedRollbacks: [Int] = []
@@ -465,6 +471,14 @@ public struct RolloutMachine: Sendable {
             targets[target] = .rollingBack
             failed.append(target)
             stageFailures[stage] += 1
+            // The failure that crosses the threshold decides the run's rollback: it begins now,
+            // with this target's undo, so `rollback.started` precedes the rollback's first step.
+            if stopReason == nil, !rollbackAnnounced, shape.onFailure == .rollback,
+                stageFailures[stage] > shape.stages[stage].toleratedFailures
+            {
+                rollbackAnnounced = true
+                return [.startRollback(reason: .thresholdExceeded(stage: stage)), .rollBackTarget(target)]
+            }
             return [.rollBackTarget(target)]
         }
         if position + 1 == shape.steps[target].count {
@@ -511,18 +525,23 @@ public struct RolloutMachine: Sendable {
             phase = .running(stage: stage)
             return []
         }
+        var ended: [Action] = []
         switch phase {
         case .done, .rollingBackScope: return []
+        case .running(let stage), .baking(let stage):
+            ended = [.abandonStage(stage, failures: stageFailures[stage], reason: stopReason ?? reason)]
         default: break
         }
         switch stopReason == .lockLost ? .halt : shape.onFailure {
         case .halt:
             phase = .done
-            return resumeHolds() + [.finish(result(.halted))]
+            return ended + resumeHolds() + [.finish(result(.halted))]
         case .rollback:
             let scope = scopeTargets()
             phase = .rollingBackScope(remaining: scope)
-            return [.startRollback(reason: stopReason ?? reason)] + continueScopeRollback()
+            let announce: [Action] = rollbackAnnounced ? [] : [.startRollback(reason: stopReason ?? reason)]
+            rollbackAnnounced = true
+            return ended + announce + continueScopeRollback()
         }
     }
 

@@ -72,6 +72,9 @@ public struct RunProgress: Sendable, Equatable {
             case "rollback.started":
                 rollbackStarted = true
             case "stage.finished":
+                // A stage that stopped before its end (`failed`, `stopped`) is not finished: a
+                // resumed run goes on with it.
+                guard event.status != "failed", event.status != "stopped" else { continue }
                 if let stage = event.stage { finishedStages.insert(stage) }
             default:
                 continue

@@ -46,7 +46,7 @@ struct ScriptedEngine {
             case .runStep(let target, let step): .stepFinished(target: target, step: step, succeeded: !failingSteps.contains([target, step]))
             case .rollBackTarget(let target): .targetRolledBack(target, complete: !incompleteRollbacks.contains(target))
             case .bake(let stage): .bakeFinished(healthy: stage != bakeFailsInStage)
-            case .startStage, .finishStage, .startRollback, .resumeHolds, .finish: nil
+            case .startStage, .finishStage, .abandonStage, .startRollback, .resumeHolds, .finish: nil
             }
             if let event { queue += machine.handle(event) }
         }
@@ -94,7 +94,10 @@ struct RolloutMachineTests {
             .runPreflight, .pauseHolds, .startStage(0),
             .runStep(target: 0, step: 0),
         ] + (step == 1 ? [.runStep(target: 0, step: 1)] : []) + [
-            .rollBackTarget(0), .startRollback(reason: .thresholdExceeded(stage: 0)),
+            // The failure that crosses the threshold starts the run's rollback with its own undo;
+            // the stage then ends as failed.
+            .startRollback(reason: .thresholdExceeded(stage: 0)), .rollBackTarget(0),
+            .abandonStage(0, failures: 1, reason: .thresholdExceeded(stage: 0)),
             .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [0], stopReason: .thresholdExceeded(stage: 0))),
         ]
         #expect(ScriptedEngine(failingSteps: [[0, step]]).run(Self.shape()) == expected)
@@ -108,8 +111,8 @@ struct RolloutMachineTests {
             .runPreflight, .pauseHolds,
             .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
             .startStage(1), .runStep(target: 1, step: 0), .runStep(target: 2, step: 0),
-            .rollBackTarget(1),
-            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(2), .rollBackTarget(0),
+            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(1),
+            .abandonStage(1, failures: 1, reason: .thresholdExceeded(stage: 1)), .rollBackTarget(2), .rollBackTarget(0),
             .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [1], stopReason: .thresholdExceeded(stage: 1))),
         ])
     }
@@ -120,7 +123,7 @@ struct RolloutMachineTests {
             .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
             .startStage(1), .runStep(target: 1, step: 0), .runStep(target: 2, step: 0),
             .runStep(target: 1, step: 1), .runStep(target: 2, step: 1),
-            .rollBackTarget(1),
+            .rollBackTarget(1), .abandonStage(1, failures: 1, reason: .thresholdExceeded(stage: 1)),
             .resumeHolds, .finish(Result(outcome: .halted, failedTargets: [1], stopReason: .thresholdExceeded(stage: 1))),
         ])
     }
@@ -130,8 +133,8 @@ struct RolloutMachineTests {
             .runPreflight, .pauseHolds,
             .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .finishStage(0, failures: 0),
             .startStage(1), .runStep(target: 1, step: 0), .runStep(target: 2, step: 0),
-            .runStep(target: 1, step: 1), .rollBackTarget(2),
-            .startRollback(reason: .thresholdExceeded(stage: 1)),
+            .runStep(target: 1, step: 1), .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(2),
+            .abandonStage(1, failures: 1, reason: .thresholdExceeded(stage: 1)),
             .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [2], stopReason: .thresholdExceeded(stage: 1))),
         ])
     }
@@ -167,6 +170,7 @@ struct RolloutMachineTests {
         #expect(ScriptedEngine(bakeFailsInStage: 0).run(Self.shape(bake: true)) == [
             .runPreflight, .pauseHolds,
             .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .bake(stage: 0),
+            .abandonStage(0, failures: 0, reason: .bakeUnhealthy(stage: 0)),
             .startRollback(reason: .bakeUnhealthy(stage: 0)), .rollBackTarget(0),
             .resumeHolds, .finish(Result(outcome: .rolledBack, stopReason: .bakeUnhealthy(stage: 0))),
         ])
@@ -177,6 +181,7 @@ struct RolloutMachineTests {
         // further step starts, and what was done is undone.
         #expect(ScriptedEngine(stopAfter: 4).run(Self.shape()) == [
             .runPreflight, .pauseHolds, .startStage(0), .runStep(target: 0, step: 0),
+            .abandonStage(0, failures: 0, reason: .stopRequested),
             .startRollback(reason: .stopRequested), .rollBackTarget(0),
             .resumeHolds, .finish(Result(outcome: .rolledBack, stopReason: .stopRequested)),
         ])
@@ -187,6 +192,7 @@ struct RolloutMachineTests {
         // else starts, nothing is undone, and holds are resumed.
         #expect(ScriptedEngine(lockLostAfter: 4).run(Self.shape(onFailure: .rollback)) == [
             .runPreflight, .pauseHolds, .startStage(0), .runStep(target: 0, step: 0),
+            .abandonStage(0, failures: 0, reason: .lockLost),
             .resumeHolds, .finish(Result(outcome: .halted, stopReason: .lockLost)),
         ])
     }
@@ -201,15 +207,17 @@ struct RolloutMachineTests {
         // a lock is lost: target 0 is left as it is, and the run halts.
         let actions = ScriptedEngine(failingSteps: [[2, 1]], lockLostAfter: 14).run(Self.shape())
         #expect(actions.suffix(4) == [
-            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(1),
+            .abandonStage(1, failures: 1, reason: .thresholdExceeded(stage: 1)), .rollBackTarget(1),
             .resumeHolds, .finish(Result(outcome: .halted, failedTargets: [2], stopReason: .lockLost)),
         ], "\(actions)")
+        #expect(!actions.contains(.rollBackTarget(0)))
     }
 
     @Test func aStepNotStartedForALostLockLeavesItsTargetStopped() {
         let actions = ScriptedEngine(lockLostAfter: 5, notStartedSteps: [[0, 1]]).run(Self.shape())
         #expect(actions == [
             .runPreflight, .pauseHolds, .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1),
+            .abandonStage(0, failures: 0, reason: .lockLost),
             .resumeHolds, .finish(Result(outcome: .halted, stopReason: .lockLost)),
         ])
     }
@@ -282,8 +290,8 @@ struct RolloutMachineTests {
         #expect(engine.run(Self.shape(), from: .resuming(progress)) == [
             .pauseHolds,
             .startStage(1), .runStep(target: 1, step: 1), .runStep(target: 2, step: 0),
-            .rollBackTarget(2),
-            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(1), .rollBackTarget(0),
+            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(2),
+            .abandonStage(1, failures: 1, reason: .thresholdExceeded(stage: 1)), .rollBackTarget(1), .rollBackTarget(0),
             .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [2], stopReason: .thresholdExceeded(stage: 1))),
         ])
     }
@@ -295,8 +303,9 @@ struct RolloutMachineTests {
         engine.failingSteps = [[2, 1]]
         #expect(engine.run(Self.shape(tolerated: 1), from: .resuming(progress)) == [
             .pauseHolds,
-            .startStage(1), .runStep(target: 2, step: 1), .rollBackTarget(2),
-            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(0),
+            .startStage(1), .runStep(target: 2, step: 1),
+            .startRollback(reason: .thresholdExceeded(stage: 1)), .rollBackTarget(2),
+            .abandonStage(1, failures: 2, reason: .thresholdExceeded(stage: 1)), .rollBackTarget(0),
             .resumeHolds, .finish(Result(outcome: .rolledBack, failedTargets: [1, 2], stopReason: .thresholdExceeded(stage: 1))),
         ])
     }
@@ -363,7 +372,9 @@ struct RolloutMachineTests {
         // The bake's probe in flight ends first: nothing is undone beside it.
         #expect(machine.handle(stop) == [])
         let reason: RolloutMachine.StopReason = stop == .guardFailed ? .guardFailed(stage: 0) : .stopRequested
-        #expect(machine.handle(.bakeFinished(healthy: true)) == [.startRollback(reason: reason), .rollBackTarget(0)])
+        #expect(machine.handle(.bakeFinished(healthy: true)) == [
+            .abandonStage(0, failures: 0, reason: reason), .startRollback(reason: reason), .rollBackTarget(0),
+        ])
     }
 
     @Test func aGuardFailingAfterAStopDuringABakeIsTheReasonGiven() {
@@ -374,7 +385,9 @@ struct RolloutMachineTests {
         _ = machine.handle(.stepFinished(target: 0, step: 1, succeeded: true))
         #expect(machine.handle(.stopRequested) == [])
         #expect(machine.handle(.guardFailed) == [])
-        #expect(machine.handle(.bakeFinished(healthy: false)) == [.startRollback(reason: .guardFailed(stage: 0)), .rollBackTarget(0)])
+        #expect(machine.handle(.bakeFinished(healthy: false)) == [
+            .abandonStage(0, failures: 0, reason: .guardFailed(stage: 0)), .startRollback(reason: .guardFailed(stage: 0)), .rollBackTarget(0),
+        ])
     }
 
     @Test func aStopWhileHoldsArePausingEndsTheRunInsteadOfWaitingForever() {

@@ -53,6 +53,16 @@ struct RunProgressTests {
         #expect(progress.unaccounted(in: plan, checkingSteps: false) == ["web*** (its step config started): the plan has no target web***"])
     }
 
+    @Test func aStageThatStoppedBeforeItsEndIsNotFinished() {
+        let progress = RunProgress(events: [
+            .init(kind: "stage.finished", stage: "canary", status: "succeeded"),
+            .init(kind: "stage.finished", stage: "wave", status: "completed_with_failures"),
+            .init(kind: "stage.finished", stage: "rest", status: "failed"),
+            .init(kind: "stage.finished", stage: "last", status: "stopped"),
+        ])
+        #expect(progress.finishedStages == ["canary", "wave"])
+    }
+
     @Test func stepsAlreadyUndoneAreNeverUnaccounted() throws {
         let progress = RunProgress(events: [
             .init(kind: "step.started", target: "gone", step: "config"),
