@@ -120,11 +120,22 @@ extension AuditStore {
         try await read("counting events") { db in try RecordedEvent.fetchCount(db) }
     }
 
-    /// Recomputes the whole hash chain and reports the first broken record, if any.
+    /// The newest event, the chain's head, or `nil` for an empty store.
+    ///
+    /// Reads that one row and verifies nothing: see ``verify(anchors:)``.
+    public func head() async throws -> RecordedEvent? {
+        try await read("reading the chain's head") { db in
+            try RecordedEvent.order(RecordedEvent.CodingKeys.seq.desc).fetchOne(db)
+        }
+    }
+
+    /// Recomputes the whole hash chain and reports the first broken record, if any, and each of
+    /// `anchors` the chain no longer holds.
     ///
     /// Reads one consistent snapshot, so it may run while other processes append. See
-    /// ``ChainVerifier`` for how a problem is classified.
-    public func verify() async throws -> ChainReport {
+    /// ``ChainVerifier`` for how a problem is classified, and ``AuditAnchor/problem(in:)`` for
+    /// anchors.
+    public func verify(anchors: [AuditAnchor] = []) async throws -> ChainReport {
         try await read("verifying the event chain") { db in
             // A value of the wrong type (text in exit_code, say) is tampering too, even when it
             // reads back as the original value (SQLite reads the text 'zero' as the integer 0).
@@ -148,6 +159,7 @@ extension AuditStore {
             }
             let highest = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
             var report = ChainVerifier.verify(events, highestIssuedSeq: highest)
+            report.anchorProblems = anchors.compactMap { $0.problem(in: events) }
             if let seq = firstWrongType, seq <= report.problem?.seq ?? Int64.max {
                 report.problem = ChainProblem(
                     seq: seq, kind: .changed,

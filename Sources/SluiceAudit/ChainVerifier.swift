@@ -36,24 +36,27 @@ public struct ChainReport: Sendable, Hashable {
     public var eventCount: Int
     /// The last event's seq, if any.
     ///
-    /// Worth noting somewhere else with ``headHash``: the chain alone cannot show that someone
-    /// rewrote it from some point on with freshly computed hashes, but a recorded head that no
-    /// longer appears can.
+    /// Worth noting somewhere else with ``headHash``, as an ``AuditAnchor``: the chain alone
+    /// cannot show that it was cut short, emptied, replaced by an older copy or rewritten from
+    /// some point on with freshly computed hashes, but a recorded head that no longer appears can.
     public var headSeq: Int64?
     /// The last event's hash, if any.
     public var headHash: String?
     /// The first problem, or `nil` when the chain is intact.
     public var problem: ChainProblem?
+    /// Each anchor given that the chain no longer holds, in the order given.
+    public var anchorProblems: [AnchorProblem]
 
-    /// Whether every record verified.
-    public var isIntact: Bool { problem == nil }
+    /// Whether every record verified and the chain holds every anchor given.
+    public var isIntact: Bool { problem == nil && anchorProblems.isEmpty }
 
     /// Creates a report.
-    public init(eventCount: Int, headSeq: Int64?, headHash: String?, problem: ChainProblem?) {
+    public init(eventCount: Int, headSeq: Int64?, headHash: String?, problem: ChainProblem?, anchorProblems: [AnchorProblem] = []) {
         self.eventCount = eventCount
         self.headSeq = headSeq
         self.headHash = headHash
         self.problem = problem
+        self.anchorProblems = anchorProblems
     }
 }
 

@@ -26,10 +26,14 @@ public struct WebhookMessage: Sendable, Equatable, Codable {
     public var time: String
     /// The event's sequence number in the audit store, for ordering and for finding it there.
     public var seq: Int64?
+    /// The event's hash in the audit store's chain. With ``seq`` it is an anchor (`SEQ:HASH`)
+    /// that `sluice audit verify --anchor` checks the store still holds: kept by the receiver, it
+    /// shows a store later cut short, emptied or replaced.
+    public var hash: String?
 
     public init(
         runID: String, runbook: String, actor: String, event: String, stage: String? = nil, target: String? = nil,
-        step: String? = nil, outcome: String? = nil, time: String, seq: Int64? = nil
+        step: String? = nil, outcome: String? = nil, time: String, seq: Int64? = nil, hash: String? = nil
     ) {
         self.runID = runID
         self.runbook = runbook
@@ -41,12 +45,17 @@ public struct WebhookMessage: Sendable, Equatable, Codable {
         self.outcome = outcome
         self.time = time
         self.seq = seq
+        self.hash = hash
     }
 
     /// One line for people: `sluice r-...: alma-config stage canary: stage.finished succeeded`.
+    /// On `run.finished` it ends with `; audit chain head SEQ:HASH`, so that a chat channel keeps
+    /// each run's anchor where people see it.
     public var text: String {
         let place = [stage.map { "stage \($0)" }, target, step].compactMap { $0 }.joined(separator: " / ")
-        return "sluice \(runID): \(runbook)\(place.isEmpty ? "" : " " + place): \(event)\(outcome.map { " \($0)" } ?? "") (by \(actor))"
+        var anchor = ""
+        if event == "run.finished", let seq, let hash { anchor = "; audit chain head \(seq):\(hash)" }
+        return "sluice \(runID): \(runbook)\(place.isEmpty ? "" : " " + place): \(event)\(outcome.map { " \($0)" } ?? "") (by \(actor))\(anchor)"
     }
 
     /// The message with every string passed through `redactor`.
@@ -54,11 +63,11 @@ public struct WebhookMessage: Sendable, Equatable, Codable {
         WebhookMessage(
             runID: redactor.redact(runID), runbook: redactor.redact(runbook), actor: redactor.redact(actor),
             event: redactor.redact(event), stage: stage.map(redactor.redact), target: target.map(redactor.redact),
-            step: step.map(redactor.redact), outcome: outcome.map(redactor.redact), time: time, seq: seq)
+            step: step.map(redactor.redact), outcome: outcome.map(redactor.redact), time: time, seq: seq, hash: hash)
     }
 
     enum CodingKeys: String, CodingKey {
-        case runID = "run_id", runbook, actor, event, stage, target, step, outcome, time, seq, text
+        case runID = "run_id", runbook, actor, event, stage, target, step, outcome, time, seq, hash, text
     }
 
     public init(from decoder: any Decoder) throws {
@@ -70,7 +79,8 @@ public struct WebhookMessage: Sendable, Equatable, Codable {
             target: try container.decodeIfPresent(String.self, forKey: .target),
             step: try container.decodeIfPresent(String.self, forKey: .step),
             outcome: try container.decodeIfPresent(String.self, forKey: .outcome),
-            time: try container.decode(String.self, forKey: .time), seq: try container.decodeIfPresent(Int64.self, forKey: .seq))
+            time: try container.decode(String.self, forKey: .time), seq: try container.decodeIfPresent(Int64.self, forKey: .seq),
+            hash: try container.decodeIfPresent(String.self, forKey: .hash))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -86,6 +96,7 @@ public struct WebhookMessage: Sendable, Equatable, Codable {
         try container.encode(outcome, forKey: .outcome)
         try container.encode(time, forKey: .time)
         try container.encode(seq, forKey: .seq)
+        try container.encode(hash, forKey: .hash)
         try container.encode(text, forKey: .text)
     }
 }

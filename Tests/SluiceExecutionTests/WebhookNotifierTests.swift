@@ -53,7 +53,7 @@ struct WebhookNotifierTests {
         #expect(messages.map { $0["target"] as? String } == [nil, "web1", "web2", nil])
         #expect(messages[3]["outcome"] as? String == "completed_with_failures")
         for message in messages {
-            #expect(Set(message.keys) == ["run_id", "runbook", "actor", "event", "stage", "target", "step", "outcome", "time", "seq", "text"])
+            #expect(Set(message.keys) == ["run_id", "runbook", "actor", "event", "stage", "target", "step", "outcome", "time", "seq", "hash", "text"])
             #expect(message["run_id"] as? String == "r-20261121-080000-0001")
             #expect(message["runbook"] as? String == "alma")
             #expect(message["actor"] as? String == "alice")

@@ -121,6 +121,23 @@ struct ProgressLines: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The run's `run.finished` as the last JSON line: what ``json(for:runID:)`` writes, plus the
+    /// event's `seq` and `hash`, the chain head to keep as an anchor.
+    static func json(finished event: RecordedEvent) -> String {
+        var object: [String: Any] = [
+            "event": event.kind, "run": event.runID ?? "", "time": event.time, "seq": Int(event.seq), "hash": event.hash,
+        ]
+        if let status = event.status { object["status"] = status }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The summary's last line: where the run's record is, and the chain head its `run.finished`
+    /// left, to keep off this host as an anchor.
+    static func auditLine(runID: RunID, head: AuditAnchor) -> String {
+        "Audit: `sluice show \(runID)`; chain head \(head) (`sluice audit verify --anchor \(head)` proves the store still holds it)."
+    }
+
     /// `HH:mm:ss` in UTC, by hand: a shared DateFormatter was a measurable share of a short
     /// step's cost.
     static func clockTime(_ date: Date) -> String {

@@ -169,7 +169,7 @@ struct RunSession {
         if outcome != .halted {
             _ = try? await store.releaseLocks(of: runID, actor: journal.actor, redactor: journal.redactor)
         }
-        try await journal.record(
+        let finished = try await journal.record(
             .runFinished, status: outcome.rawValue,
             detail: ["failed_targets": .array(failed.map(JSONValue.string)), "incomplete_rollbacks": .array(incomplete.map(JSONValue.string))])
         _ = try await store.finishRun(runID, outcome: outcome)
@@ -197,7 +197,8 @@ struct RunSession {
         default:
             Console.line("`sluice show \(runID)` shows every step.")
         }
-        Console.line("Audit: `sluice show \(runID)`, `sluice audit verify`.")
+        if json { Console.line(ProgressLines.json(finished: finished)) }
+        Console.line(ProgressLines.auditLine(runID: runID, head: AuditAnchor(finished)))
         switch outcome {
         case .succeeded: return
         case .rolledBack where result.stopReason == .rollbackRequested: return

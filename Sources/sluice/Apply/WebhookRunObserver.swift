@@ -29,7 +29,8 @@ struct WebhookRunObserver: RunObserver {
     func observe(_ event: RecordedEvent) {
         notifier.send(WebhookMessage(
             runID: event.runID ?? "", runbook: runbookID, actor: event.actor, event: event.kind, stage: event.stage,
-            target: event.target, step: event.step, outcome: event.status, time: event.time, seq: event.seq))
+            target: event.target, step: event.step, outcome: event.status, time: event.time, seq: event.seq,
+            hash: event.hash))
     }
 
     func runFinished() async {

@@ -60,8 +60,9 @@ struct ApplyCommand: AsyncParsableCommand {
         let session = RunSession(store: store, journal: journal, plan: planned, style: style, json: start.json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
-            try await journal.record(.runFinished, status: RunOutcome.refused.rawValue, detail: ["reason": "targets locked by another run"])
+            let finished = try await journal.record(.runFinished, status: RunOutcome.refused.rawValue, detail: ["reason": "targets locked by another run"])
             _ = try await store.finishRun(runID, outcome: .refused)
+            Console.line(ProgressLines.auditLine(runID: runID, head: AuditAnchor(finished)))
             throw ExitCode(4)
         }
         if start.overrideWindow {
