@@ -78,33 +78,39 @@ final class AuditRunRecorder: RunRecorder {
 }
 
 /// Plain, timestamped progress lines: one per event, for a terminal or a log.
+///
+/// What they quote (target, stage and step names, results, reasons, a command's output) is
+/// shown with its control characters escaped (``Swift/StringProtocol/escapedForTerminal``):
+/// a command's output must not rewrite the lines above it. ``json(for:runID:)`` keeps the raw
+/// values (JSON escapes them).
 struct ProgressLines: Sendable {
     let style: TerminalStyle
 
     func line(for event: RunEvent) -> String? {
         if event.kind == "step.started" || event.kind == "rollback.step.started" { return nil }  // the finished line says it all
         let time = Self.clockTime(Date())
-        let who = [event.target, event.step].compactMap { $0 }.joined(separator: " / ")
+        let who = [event.target, event.step].compactMap { $0 }.joined(separator: " / ").escapedForTerminal
         let status = event.status.map { status in
             switch status {
             case "succeeded": style.green(status)
             case "failed": style.red(status)
-            default: status
+            default: status.escapedForTerminal
             }
         } ?? ""
-        let result = event.detail["result"].map { " (\($0))" } ?? ""
+        let result = event.detail["result"].map { " (\($0.escapedForTerminal))" } ?? ""
         switch event.kind {
         case "stage.started": return "\(time)  " + style.bold("stage \(event.stage ?? "")")
-        case "stage.finished": return "\(time)  stage \(event.stage ?? "") finished: \(status)"
+        case "stage.finished": return "\(time)  stage \((event.stage ?? "").escapedForTerminal) finished: \(status)"
         case "rollback.started": return "\(time)  " + style.red("rolling back: \(event.detail["reason"] ?? "")")
-        default: return "\(time)  \(event.kind)  \(who)  \(status)\(result)"
+        default: return "\(time)  \(event.kind.escapedForTerminal)  \(who)  \(status)\(result)"
         }
     }
 
-    /// One line a command printed: `HH:MM:SS    target / step | line`.
+    /// One line a command printed: `HH:MM:SS    target / step | line`, its control characters
+    /// (a progress bar's CR, a colour, a line erase) shown escaped.
     func line(forOutput output: String, target: String, step: String) -> String {
-        let text = output.hasSuffix("\n") ? String(output.dropLast()) : output
-        return style.dim("\(Self.clockTime(Date()))    \(target) / \(step) | ") + text
+        let text = output.hasSuffix("\n") ? output.dropLast() : output[...]
+        return style.dim("\(Self.clockTime(Date()))    \(target) / \(step) | ") + text.escapedForTerminal
     }
 
     /// One event as a JSON line: `{"event": ..., "run": ..., "target": ..., ...}`, keys sorted.

@@ -175,7 +175,7 @@ struct RunSession {
         _ = try await store.finishRun(runID, outcome: outcome)
         try? await store.releaseRunLease(runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID)
 
-        Console.line("Run \(runID) \(outcome.rawValue)" + (failed.isEmpty ? "" : "; failed: \(failed.joined(separator: ", "))"))
+        Console.line("Run \(runID) \(outcome.rawValue)" + (failed.isEmpty ? "" : "; failed: \(failed.joined(separator: ", ").escapedForTerminal)"))
         switch outcome {
         case .succeeded:
             break
@@ -184,8 +184,8 @@ struct RunSession {
                 ? "Stopped before anything changed."
                 : "Preflight failed on at least one target: nothing was changed. `sluice show \(runID)` shows which.")
         case .rollbackIncomplete:
-            Console.line("An operator must act: the rollback or recovery of \(incomplete.joined(separator: ", ")) did not complete.")
-            for line in (try? await Self.unfinishedUndo(in: store, runID: runID)) ?? [] { Console.line("  " + line) }
+            Console.line("An operator must act: the rollback or recovery of \(incomplete.joined(separator: ", ")) did not complete.".escapedForTerminal)
+            for line in (try? await Self.unfinishedUndo(in: store, runID: runID)) ?? [] { Console.line("  " + line.escapedForTerminal) }
             Console.line("Put each of these right by hand, then check the targets' health. `sluice show \(runID)` has the output.")
         case .halted where result.stopReason == .lockLost:
             let lost = stop.lostLocks.keys.sorted()

@@ -73,7 +73,7 @@ struct ApplyCommand: AsyncParsableCommand {
             "runbook": .string(runbookValue.file), "content_hash": .string(content.hash),
             "targets": .integer(Int64(planned.targets.count)), "journal_sha256": .string(journalHash),
         ])
-        Console.line("Run \(runID): applying \(runbookValue.id) to \(planned.targets.count) target\(planned.targets.count == 1 ? "" : "s") in \(planned.stages.count) stage\(planned.stages.count == 1 ? "" : "s")")
+        Console.line("Run \(runID): applying \(runbookValue.id.escapedForTerminal) to \(planned.targets.count) target\(planned.targets.count == 1 ? "" : "s") in \(planned.stages.count) stage\(planned.stages.count == 1 ? "" : "s")")
         try await session.finish(try await session.carryOut())
     }
 
@@ -111,7 +111,7 @@ struct ApplyCommand: AsyncParsableCommand {
             throw ExitCode(4)
         }
         let summary = plan.summary
-        Console.write("\(verb) \(plan.runbook.id): \(summary.targets) targets, \(summary.steps) steps in \(plan.stages.count) stages (\(plan.stages.map(\.name).joined(separator: ", ")))? [y/N] ")
+        Console.write("\(verb) \(plan.runbook.id): \(summary.targets) targets, \(summary.steps) steps in \(plan.stages.count) stages (\(plan.stages.map(\.name).joined(separator: ", ")))? [y/N] ".escapedForTerminal)
         guard let answer = readLine()?.lowercased(), answer == "y" || answer == "yes" else {
             Console.error("Not applied: nothing changed.")
             throw ExitCode(4)

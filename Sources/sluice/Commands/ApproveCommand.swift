@@ -54,15 +54,16 @@ struct ApproveCommand: AsyncParsableCommand {
             actor: actor, redactor: redactor)
 
         var lines = [
-            style.bold("Approved \(runbookValue.id)") + " by \(approver)" + (ApprovalGate.samePerson(actor, approver) ? "" : " (recorded by \(actor))")
+            style.bold("Approved \(runbookValue.id)")
+                + (" by \(approver)" + (ApprovalGate.samePerson(actor, approver) ? "" : " (recorded by \(actor))")).escapedForTerminal
                 + ": content \(content.hash.prefix(12)), \(content.files.count) file\(content.files.count == 1 ? "" : "s")",
         ]
-        for file in content.files { lines.append("  \(file.role) \(file.path)  sha256 \(file.sha256.prefix(12))") }
+        for file in content.files { lines.append("  \(file.role) \(file.path)  sha256 \(file.sha256.prefix(12))".escapedForTerminal) }
         lines.append("Recorded as approval \(recorded.id.map { String($0) } ?? "?") at \(recorded.approvedAt) (approval.recorded in the audit store).")
         if !runbookValue.approval.required {
-            lines.append("Note: \(runbookValue.file) does not require approval (approval.required is false), so apply does not check it.")
+            lines.append("Note: \(runbookValue.file.escapedForTerminal) does not require approval (approval.required is false), so apply does not check it.")
         } else if runbookValue.approval.distinctApprover {
-            lines.append("apply accepts it while these files stay exactly as they are, when someone other than \(approver) applies.")
+            lines.append("apply accepts it while these files stay exactly as they are, when someone other than \(approver.escapedForTerminal) applies.")
         } else {
             lines.append("apply accepts it while these files stay exactly as they are.")
         }

@@ -98,16 +98,16 @@ struct AuditVerifyCommand: AsyncParsableCommand {
                 \(since). Keep a copy of \(store.path) for investigation and compare it with a backup or with \
                 `sluice audit export`s taken earlier.
 
-                """)
+                """.escapedForTerminal)
             throw ExitCode(1)
         }
         // Each backup's digest is in the chained event that took it: a backup edited in the store
         // would otherwise be restored by rollback as it now reads.
         let (backupProblems, unchained) = try await store.backupProblems()
         if !backupProblems.isEmpty {
-            Console.write("audit chain intact, but \(backupProblems.count) file backup\(backupProblems.count == 1 ? "" : "s") BROKEN:\n"
+            Console.write(("audit chain intact, but \(backupProblems.count) file backup\(backupProblems.count == 1 ? "" : "s") BROKEN:\n"
                 + backupProblems.map { "  \($0)\n" }.joined()
-                + "Rollback refuses to restore these backups. Keep a copy of \(store.path) for investigation.\n")
+                + "Rollback refuses to restore these backups. Keep a copy of \(store.path) for investigation.\n").escapedForTerminal)
             throw ExitCode(1)
         }
         if unchained > 0 {

@@ -111,9 +111,10 @@ struct ResumeCommand: AsyncParsableCommand {
             recorded.failed || recorded.rollbackBegan ? [] : recorded.inDoubt.map { "\(target) / \($0)" }
         }
         let owed = plan.targets.filter(progress.owesRollback).map(\.name)
-        Console.line("Run \(past.id): resuming \(runbook.id)"
+        Console.line(("Run \(past.id): resuming \(runbook.id)"
             + (owed.isEmpty ? "" : "; first finishing the rollback of \(owed.joined(separator: ", ")), which failed")
             + (inDoubt.isEmpty ? "" : "; running again the step\(inDoubt.count == 1 ? "" : "s") in doubt: \(inDoubt.joined(separator: ", "))"))
+            .escapedForTerminal)
         try await session.finish(try await session.carryOut(from: .resuming(progress, backups: backups)))
     }
 }

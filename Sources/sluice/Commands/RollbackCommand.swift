@@ -67,7 +67,7 @@ struct RollbackCommand: AsyncParsableCommand {
         if let warning = webhooks.warning { Console.error("warning: \(warning)") }
         try await past.takeOver(journal)
         try await journal.record(.rollbackRequested, detail: ["reason": .string(reason ?? ""), "was": .string(past.state)])
-        Console.line("Run \(past.id): rolling back \(plan.runbook.id) from its journal")
+        Console.line("Run \(past.id): rolling back \(plan.runbook.id.escapedForTerminal) from its journal")
         try await session.finish(try await session.carryOut(from: .rollingBack(past.progress, backups: backups), mode: "rollback"))
     }
 

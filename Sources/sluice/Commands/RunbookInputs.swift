@@ -10,7 +10,7 @@ enum RunbookInputs {
     /// invalid.
     static func load(_ path: String, style: TerminalStyle) throws -> Runbook {
         let loaded = RunbookLoader().load(path: path)
-        for diagnostic in loaded.diagnostics { Console.error(style.render(diagnostic)) }
+        for diagnostic in loaded.diagnostics { Console.error(diagnostic, style: style) }
         guard let runbook = loaded.validRunbook else {
             Console.error("\(path): invalid; fix the errors above and try again")
             throw ExitCode(2)
@@ -29,7 +29,7 @@ enum RunbookInputs {
     /// Loads the calendar file at `path`, printing every diagnostic; exits 2 when it is invalid.
     static func loadCalendar(_ path: String, style: TerminalStyle) throws -> FreezeCalendar {
         let loaded = FreezeCalendarLoader().load(path: path)
-        for diagnostic in loaded.diagnostics { Console.error(style.render(diagnostic)) }
+        for diagnostic in loaded.diagnostics { Console.error(diagnostic, style: style) }
         guard let calendar = loaded.validCalendar else {
             Console.error("\(path): invalid calendar file; fix the errors above, or point --calendar or SLUICE_CALENDAR at another file")
             throw ExitCode(2)

@@ -35,12 +35,13 @@ struct RunsCommand: AsyncParsableCommand {
             return
         }
         guard !runs.isEmpty else {
-            Console.write("No runs recorded in \(store.path).\n")
+            Console.write("No runs recorded in \(store.path.escapedForTerminal).\n")
             return
         }
+        // Cells escaped before they are measured: the columns line up as shown.
         let rows = runs.map { run in
-            [run.id.rawValue, RunDurationFormat.time(run.startedAt), run.mode.rawValue, run.runbookID, run.actor,
-             RunDurationFormat.between(run.startedAt, run.finishedAt).map(RunDurationFormat.duration) ?? "-",
+            [run.id.rawValue, RunDurationFormat.time(run.startedAt), run.mode.rawValue, run.runbookID.escapedForTerminal,
+             run.actor.escapedForTerminal, RunDurationFormat.between(run.startedAt, run.finishedAt).map(RunDurationFormat.duration) ?? "-",
              Self.status(of: run)]
         }
         let header = ["RUN", "STARTED (UTC)", "MODE", "RUNBOOK", "BY", "TOOK", "OUTCOME"]

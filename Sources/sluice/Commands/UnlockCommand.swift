@@ -46,7 +46,7 @@ struct UnlockCommand: AsyncParsableCommand {
                 Recorded lock.forced at seq \(event.seq). Resume or roll back run \(lock.runID) before changing \
                 \(lock.target) again: `sluice resume \(lock.runID)` or `sluice rollback \(lock.runID)`.
 
-                """)
+                """.escapedForTerminal)
         } catch AuditStoreError.lockNotFound {
             let locked = try await store.locks().map(\.target)
             let list = locked.isEmpty ? "no target is locked" : "locked targets: " + locked.joined(separator: ", ")

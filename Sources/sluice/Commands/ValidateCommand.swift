@@ -26,17 +26,17 @@ struct ValidateCommand: ParsableCommand {
         for path in runbooks {
             let result = loader.load(path: path)
             for diagnostic in result.diagnostics {
-                Console.error(style.render(diagnostic))
+                Console.error(diagnostic, style: style)
             }
             let errors = result.diagnostics.filter { $0.severity == .error }.count
             let warnings = result.diagnostics.count - errors
             if errors > 0 {
                 invalid += 1
-                print("\(path): invalid: \(Self.count(errors, "error"))\(warnings > 0 ? ", \(Self.count(warnings, "warning"))" : "")")
+                print("\(path.escapedForTerminal): invalid: \(Self.count(errors, "error"))\(warnings > 0 ? ", \(Self.count(warnings, "warning"))" : "")")
             } else if let runbook = result.runbook {
                 let stages = runbook.rollout.stages.count
                 let summary = "\(Self.count(runbook.targets.count, "target")), \(Self.count(stages, "stage")), \(Self.count(runbook.steps.count, "step"))"
-                print("\(path): valid: \(runbook.id) (\(summary))\(warnings > 0 ? ", \(Self.count(warnings, "warning"))" : "")")
+                print("\(path.escapedForTerminal): valid: \(runbook.id.escapedForTerminal) (\(summary))\(warnings > 0 ? ", \(Self.count(warnings, "warning"))" : "")")
             }
         }
         if invalid > 0 { throw ExitCode(2) }

@@ -98,21 +98,23 @@ struct WindowsReport {
         }
     }
 
+    /// The report, what it quotes from the runbook and calendars (freeze reasons, where they are
+    /// declared) escaped for the terminal.
     func text(style: TerminalStyle) -> String {
         var lines: [String] = []
         let fromRunbook = runbook.freezes.filter { $0.location.file == runbook.file }.count
         let fromCalendars = runbook.freezes.count - fromRunbook
         let freezeCount = "\(runbook.freezes.count) freeze\(runbook.freezes.count == 1 ? "" : "s")"
             + (fromCalendars > 0 ? " (\(fromCalendars) from the calendar file)" : "")
-        lines.append(style.bold("Windows for \(runbook.id)") + ": " + (windowDescription ?? "no window") + "; \(freezeCount)")
-        lines.append("From \(time(now)): " + WindowText.describe(verdict, runbook: runbook, at: now, time: time) + ".")
+        lines.append(style.bold("Windows for \(runbook.id)") + ": " + (windowDescription ?? "no window").escapedForTerminal + "; \(freezeCount)")
+        lines.append(("From \(time(now)): " + WindowText.describe(verdict, runbook: runbook, at: now, time: time) + ".").escapedForTerminal)
         guard runbook.window != nil else {
             lines.append("Without a window, apply may start a stage at any time outside freezes.")
             if freezes.isEmpty {
                 lines.append("No freeze in the next \(WindowCalendar.horizonDays) days.")
             } else {
                 lines.append("Freezes ahead:")
-                for freeze in freezes { lines.append("  " + describe(freeze)) }
+                for freeze in freezes { lines.append("  " + describe(freeze).escapedForTerminal) }
             }
             return lines.joined(separator: "\n") + "\n"
         }
@@ -130,7 +132,7 @@ struct WindowsReport {
             if let freeze = period.after { notes.append("after freeze" + label(freeze)) }
             if let freeze = period.before { notes.append("cut by freeze" + label(freeze)) }
             lines.append(pad(time(period.start)) + "  " + pad(time(period.end)) + "  " + pad(time(period.lastStageStart))
-                + (notes.isEmpty ? "" : "  " + notes.joined(separator: "; ")))
+                + (notes.isEmpty ? "" : "  " + notes.joined(separator: "; ").escapedForTerminal))
         }
         return lines.joined(separator: "\n") + "\n"
     }
