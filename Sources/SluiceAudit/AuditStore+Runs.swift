@@ -235,3 +235,55 @@ extension AuditStore {
         try await read("reading plan \(id)") { db in try SavedPlan.fetchOne(db, key: id) }
     }
 }
+
+extension AuditStore {
+    /// How long runners spent driving each run, in milliseconds: each driving (from
+    /// `run.started`, `run.resumed` or `rollback.requested` to its `run.finished`, or, for a
+    /// runner that died, to its last event) counted, and the time between drivings (a halted
+    /// run waiting for its resume, a rollback days later) not. `nil` for a run with no events.
+    public func drivenMilliseconds(of runs: [RunID]) async throws -> [RunID: Int64] {
+        let rows = try await read("reading how long runs took") { db in
+            // In slices, well under SQLite's limit on bound values.
+            try stride(from: 0, to: runs.count, by: 500).flatMap { start in
+                let slice = runs[start..<min(start + 500, runs.count)].map(\.rawValue)
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                return try Row.fetchAll(
+                    db, sql: "SELECT run_id, kind, time FROM events WHERE run_id IN (\(marks)) ORDER BY run_id, seq",
+                    arguments: StatementArguments(slice)
+                ).map { (run: $0["run_id"] as String, kind: $0["kind"] as String, time: $0["time"] as String) }
+            }
+        }
+        var byRun: [String: [(kind: String, time: String)]] = [:]
+        for row in rows { byRun[row.run, default: []].append((row.kind, row.time)) }
+        var result: [RunID: Int64] = [:]
+        for (run, events) in byRun {
+            if let id = RunID(run), let took = Self.drivenMilliseconds(events) { result[id] = took }
+        }
+        return result
+    }
+
+    /// The driving time of one run's events, in chain order (see ``drivenMilliseconds(of:)``).
+    static func drivenMilliseconds(_ events: [(kind: String, time: String)]) -> Int64? {
+        let begins: Set<String> = ["run.started", "run.resumed", "rollback.requested"]
+        // What the next driver records before its `run.resumed` or `rollback.requested` is not
+        // the dead driver's time.
+        let takingOver: Set<String> = ["lock.acquired", "lock.forced", "run.interrupted", "process.terminated", "window.overridden"]
+        var total: Int64 = 0
+        var counted = false
+        var driving: (start: Int64, last: Int64)?
+        for event in events {
+            guard let time = Timestamp.milliseconds(event.time) else { continue }
+            if begins.contains(event.kind) {
+                if let open = driving { total += open.last - open.start }  // its runner died
+                driving = (time, time)
+                counted = true
+            } else if var open = driving, !takingOver.contains(event.kind) {
+                open.last = time
+                driving = event.kind == "run.finished" ? nil : open
+                if event.kind == "run.finished" { total += open.last - open.start }
+            }
+        }
+        if let open = driving { total += open.last - open.start }
+        return counted ? total : nil
+    }
+}

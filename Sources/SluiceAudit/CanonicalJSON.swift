@@ -17,14 +17,6 @@ public enum CanonicalJSON {
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// Returns the canonical text of an object whose members are given as pairs (sorted here).
-    public static func encodeObject(_ members: [(String, JSONValue)]) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity(512)
-        writeObject(members, into: &output)
-        return String(decoding: output, as: UTF8.self)
-    }
-
     /// Returns the canonical text of an object whose members are already sorted by key and
     /// hold only strings, integers and nulls (an event row), without sorting or boxing them.
     static func encodeSortedRow(_ members: [(key: String, value: RowValue)]) -> String {

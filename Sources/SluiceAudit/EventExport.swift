@@ -2,8 +2,10 @@
 public enum EventExport {
     /// The export formats.
     public enum Format: String, Sendable, CaseIterable {
-        /// One JSON object per line, every column, keys sorted; `detail` is the stored JSON text
-        /// (a string), so that hashes can be recomputed from the export.
+        /// One JSON object per line, every column, keys sorted, values typed: numbers as numbers,
+        /// `detail` as the object it is. The stored detail is canonical JSON, so a hash is
+        /// recomputed from the export by writing `detail` back in canonical form (as a string)
+        /// into the row form ``RecordedEvent/canonicalJSON`` describes.
         case jsonl
         /// RFC 4180 CSV with a header row: fields holding a comma, a double quote, CR or LF are
         /// quoted, and double quotes inside doubled; lines end with CRLF.
@@ -28,10 +30,18 @@ public enum EventExport {
     public static func line(_ event: RecordedEvent, format: Format) -> String {
         switch format {
         case .jsonl:
-            return CanonicalJSON.encodeObject(zip(columns, values(of: event)).map { ($0, $1) }) + "\n"
+            return CanonicalJSON.encode(object(event)) + "\n"
         case .csv:
             return values(of: event).map(csvField).joined(separator: ",") + "\r\n"
         }
+    }
+
+    /// One event as a JSON object, as `audit export` and `show --json` write it: every column,
+    /// snake_case, `detail` an object (a detail that is not JSON, in a damaged store, stays text).
+    public static func object(_ event: RecordedEvent) -> JSONValue {
+        var members = Dictionary(uniqueKeysWithValues: zip(columns, values(of: event)))
+        members["detail"] = JSONValue(json: event.detail) ?? .string(event.detail)
+        return .object(members)
     }
 
     private static func values(of event: RecordedEvent) -> [JSONValue] {

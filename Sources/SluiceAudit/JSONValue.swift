@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value as the audit store writes it: the detail of an event.
 ///
 /// Numbers are integers only, so that the canonical form (see ``CanonicalJSON``) has exactly one
@@ -47,5 +49,50 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByStringInterpolatio
     /// A dictionary literal is a JSON object; a repeated key keeps its last value.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
+
+extension JSONValue: Codable {
+    /// Reads any JSON value; a number with a fraction or beyond 64 bits is an error (the store
+    /// writes whole numbers only).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .bool(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        case .null: try container.encodeNil()
+        }
+    }
+
+    /// The value for a person: a string as itself, anything else as compact JSON.
+    public var text: String {
+        if case .string(let text) = self { return text }
+        return CanonicalJSON.encode(self)
+    }
+
+    /// `text` read as JSON, or `nil` when it is not JSON.
+    public init?(json text: String) {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }
+        self = value
     }
 }

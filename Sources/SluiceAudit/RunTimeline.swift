@@ -25,13 +25,19 @@ public struct RunTimeline: Sendable, Encodable {
         public var command: String?
         /// The output tail, from the detail's `output`.
         public var output: String?
-        /// Other detail members (reason, outcome, …), as JSON text values.
-        public var notes: [String: String]
+        /// Other detail members (reason, outcome, …), as the values they are.
+        public var notes: [String: JSONValue]
         /// Whether this is a started step with no finished event: it may or may not have run to
         /// completion (SPEC section 4 calls such a step in doubt).
         public var inDoubt: Bool
         /// The seqs of the events this entry came from.
         public var seqs: [Int64]
+
+        /// snake_case, as every JSON Sluice writes.
+        enum CodingKeys: String, CodingKey {
+            case kind, step, time, status, command, output, notes, seqs
+            case finishedAt = "finished_at", exitCode = "exit_code", durationMilliseconds = "duration_ms", inDoubt = "in_doubt"
+        }
     }
 
     /// The entries about one target (or about no target) within a section.
@@ -82,7 +88,7 @@ public struct RunTimeline: Sendable, Encodable {
                 sections[section].tracks.append(Track(target: event.target, entries: []))
             }
 
-            let detail = DetailParser.members(of: event.detail) ?? [:]
+            let detail: [String: JSONValue] = if case .object(let members)? = JSONValue(json: event.detail) { members } else { [:] }
             if event.kind.hasSuffix(".finished") {
                 let base = String(event.kind.dropLast(".finished".count))
                 let key = OpenKey(base: base, stage: event.stage, target: event.target, step: event.step)
@@ -136,15 +142,15 @@ public struct RunTimeline: Sendable, Encodable {
         let step: String?
     }
 
-    private static func merge(_ event: RecordedEvent, detail: [String: String], into entry: inout Entry) {
+    private static func merge(_ event: RecordedEvent, detail: [String: JSONValue], into entry: inout Entry) {
         entry.seqs.append(event.seq)
         entry.status = event.status ?? entry.status
         entry.exitCode = event.exitCode ?? entry.exitCode
         entry.durationMilliseconds = event.durationMilliseconds ?? entry.durationMilliseconds
         for (key, value) in detail {
-            switch key {
-            case "command": entry.command = value
-            case "output": entry.output = value
+            switch (key, value) {
+            case ("command", .string(let text)): entry.command = text
+            case ("output", .string(let text)): entry.output = text
             default: entry.notes[key] = value
             }
         }

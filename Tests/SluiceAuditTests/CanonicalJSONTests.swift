@@ -122,7 +122,7 @@ import Testing
     @Test func jsonLinesHoldEveryColumnWithSortedKeys() {
         let line = EventExport.line(Self.event, format: .jsonl)
         #expect(line.hasSuffix("}\n"))
-        #expect(line.hasPrefix(#"{"actor":"al\"ice","detail":"{}","duration_ms":null,"exit_code":0,"hash":"h","#))
+        #expect(line.hasPrefix(#"{"actor":"al\"ice","detail":{},"duration_ms":null,"exit_code":0,"hash":"h","#))
         #expect(EventExport.header(.jsonl) == nil)
     }
 }

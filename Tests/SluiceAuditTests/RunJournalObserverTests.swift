@@ -16,7 +16,8 @@ struct RunJournalObserverTests {
         }
 
         func observe(_ event: RecordedEvent) {
-            seen.withLock { $0.append(event.kind + (event.status.map { ":" + $0 } ?? "")) }
+            let output = event.detailMembers["output"].map { " " + $0 } ?? ""
+            seen.withLock { $0.append(event.kind + (event.status.map { ":" + $0 } ?? "") + output) }
         }
 
         func runFinished() async {
@@ -39,11 +40,11 @@ struct RunJournalObserverTests {
 
         // When the run records its events
         try await journal.record(.runStarted)
-        try await journal.record(.stepFinished, target: "web1", step: "deploy", status: "token hunter2")
+        try await journal.record(.stepFinished, target: "web1", step: "deploy", status: "succeeded", detail: ["output": "token hunter2"])
         try await journal.record(.runFinished, status: "succeeded")
 
         // Then the observer saw each, as stored, then the end of the run; its own event is stored
-        #expect(recorder.seen.withLock { $0 } == ["run.started", "step.finished:token ***", "run.finished:succeeded", "finished"])
+        #expect(recorder.seen.withLock { $0 } == ["run.started", "step.finished:succeeded token ***", "run.finished:succeeded", "finished"])
         #expect(try await store.events(of: runID).map(\.kind) == ["run.started", "step.finished", "run.finished", "notify.failed"])
     }
 }

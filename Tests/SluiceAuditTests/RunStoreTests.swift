@@ -209,7 +209,7 @@ import Testing
         #expect(stepA.first?.status == "failed")
         #expect(stepA.first?.command == "./apply.sh a")
         #expect(stepA.first?.output == "boom")
-        #expect(stepA.first?.notes == ["reason": "exit 2"])
+        #expect(stepA.first?.notes == ["reason": .string("exit 2")])
         #expect(stepA.first?.seqs == [3, 5])
         #expect(stepA.first?.inDoubt == false)
         #expect(canary.tracks[2].entries.first?.inDoubt == true)

@@ -53,7 +53,7 @@ struct GatesWorld {
 
     /// An event's detail object.
     static func detail(_ event: [String: Any]) -> [String: Any] {
-        (event["detail"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? [:]
+        event["detail"] as? [String: Any] ?? [:]
     }
 
     /// Every run in the store, as `sluice runs --json` prints them.

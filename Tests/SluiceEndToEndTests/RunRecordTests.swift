@@ -52,4 +52,89 @@ struct RunRecordTests {
         let milliseconds = durations.compactMap { Int($0[1]) }
         #expect(milliseconds.count == 2 && milliseconds[0] >= 300 && milliseconds[1] >= 200, "\(durations)")
     }
+
+    @Test func showJSONAndExportUseSnakeCaseAndTypedValues() throws {
+        let folder = try Self.failingRun()
+        let environment = OneDriverTests.environment(folder)
+        let run = try #require(try SQLiteShell.run(Self.store(folder), "SELECT id FROM runs").split(separator: "\n").first.map(String.init))
+        let shown = try SluiceBinary.run(["show", run, "--json"], in: folder.url, environment: environment)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
+        let events = try #require(document["events"] as? [[String: Any]])
+        let finished = try #require(events.first { $0["kind"] as? String == "run.finished" })
+        #expect(finished["detail"] is [String: Any], "\(finished)")
+        #expect((finished["detail"] as? [String: Any])?["failed_targets"] as? [String] == ["web2"])
+        #expect(finished["seq"] is Int)
+        // The timeline's keys are snake_case too, and its notes typed
+        #expect(shown.stdout.contains("\"duration_ms\""))
+        for camel in ["finishedAt", "exitCode", "durationMilliseconds", "inDoubt"] { #expect(!shown.stdout.contains(camel), "\(camel)") }
+        let exported = try SluiceBinary.run(["audit", "export", "--run", run], in: folder.url, environment: environment)
+        let lines = exported.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == events.count)
+        #expect(lines.allSatisfy { $0["detail"] is [String: Any] })
+        #expect(try SluiceBinary.run(["audit", "verify"], in: folder.url, environment: environment).status == 0)
+    }
+
+    @Test func runsTookIsTheRunnersTimeNotTheTimeUntilALateRollback() throws {
+        // Given a run that took about a second, whose events are then moved an hour back, as if
+        // it had been rolled back an hour after it finished
+        let folder = try TemporaryFolder()
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: took-test
+            targets: [{ name: web1 }]
+            steps:
+              - { name: deploy, run: "sleep 1", rollback: "true" }
+
+            """)
+        let environment = OneDriverTests.environment(folder)
+        #expect(try SluiceBinary.run(["apply", "runbook.yaml", "--yes"], in: folder.url, environment: environment).status == 0)
+        let run = try #require(try SQLiteShell.run(Self.store(folder), "SELECT id FROM runs").split(separator: "\n").first.map(String.init))
+        let shifted = "strftime('%Y-%m-%dT%H:%M:%fZ', time, '-1 hour')"
+        try SQLiteShell.run(Self.store(folder), "DROP TRIGGER events_are_append_only_update; UPDATE events SET time = \(shifted); UPDATE runs SET started_at = strftime('%Y-%m-%dT%H:%M:%fZ', started_at, '-1 hour')")
+        #expect(try SluiceBinary.run(["rollback", run, "--reason", "late"], in: folder.url, environment: environment).status == 0)
+
+        // Then `runs` says it took seconds, not an hour
+        let runs = try SluiceBinary.run(["runs"], in: folder.url, environment: environment)
+        let row = try #require(runs.stdout.split(separator: "\n").first { $0.contains(run) })
+        #expect(row.contains(" 1.") || row.contains(" 2."), "\(row)")
+        #expect(!row.contains("1h"), "\(row)")
+    }
+
+    @Test func shownPathsAreNormalized() throws {
+        let folder = try TemporaryFolder()
+        try FileManager.default.createDirectory(at: folder.url.appendingPathComponent("Runbooks"), withIntermediateDirectories: true)
+        let runs = try SluiceBinary.run(["runs", "--store", "Runbooks/../.sluice/./audit.sqlite"], in: folder.url)
+        #expect(runs.stderr.contains("no audit store at .sluice/audit.sqlite yet"), "\(runs.stderr)")
+        try folder.write("Runbooks/x.yaml", "sluice: 1\nid: x\ninventory: ../missing.yaml\nsteps: [{ name: a, run: \"true\" }]\n")
+        let validated = try SluiceBinary.run(["validate", "Runbooks/x.yaml"], in: folder.url)
+        #expect(validated.stderr.contains("missing.yaml") && !validated.stderr.contains("Runbooks/.."), "\(validated.stderr)")
+    }
+
+    @Test func theLiveStatusLineSaysWhatTheRunIsDoingBeforeTheFirstStageAndDuringTheRollback() throws {
+        // Given a run with a hold and a preflight check, whose second target fails, on a terminal
+        let folder = try TemporaryFolder()
+        try folder.write("runbook.yaml", """
+            sluice: 1
+            id: status-test
+            targets: [{ name: web1 }, { name: web2 }]
+            holds:
+              - { name: batch, pause: "true", resume: "true" }
+            preflight:
+              - { name: disk, run: "true" }
+            steps:
+              - name: deploy
+                run: "test {{ target.name }} != web2"
+                rollback: "true"
+
+            """)
+        let shown = try TerminalSafetyTests.runOnTerminal(
+            "\(SluiceBinary.executable.path) apply runbook.yaml --yes", in: folder, environment: OneDriverTests.environment(folder))
+
+        // Then the status line named each phase, never an empty stage, and counted the undone
+        let plain = shown.replacing(/\u{1B}\[[0-9;]*m/, with: "")
+        #expect(plain.contains("preflight  done 0/2  failed 0"), "\(plain)")
+        #expect(plain.contains("holds paused  done 0/2  failed 0"), "\(plain)")
+        #expect(plain.contains("rolling back  undone 1  failed 1  running 1: web1 (undo deploy)"), "\(plain)")
+        #expect(!plain.contains("stage   ") && !plain.contains("stage  done"), "\(plain)")
+    }
 }

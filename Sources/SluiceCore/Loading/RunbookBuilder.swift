@@ -535,9 +535,9 @@ enum PathResolver {
 
     /// `path` as a diagnostic should name it: beside the runbook, as the operator wrote the runbook's path.
     static func displayPath(_ path: String, relativeTo runbookFile: String) -> String {
-        if path.hasPrefix("/") { return path }
+        if path.hasPrefix("/") { return path.lexicallyNormalizedPath }
         let folder = (runbookFile as NSString).deletingLastPathComponent
-        return folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
+        return (folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)).lexicallyNormalizedPath
     }
 }
 
@@ -558,5 +558,26 @@ struct LineOffsets {
             if lineStarts[middle] <= offset { low = middle } else { high = middle - 1 }
         }
         return SourceLocation(file: file, line: low + 1, column: offset - lineStarts[low] + 1)
+    }
+}
+
+extension StringProtocol {
+    /// The path as it should be shown to a person: `.` parts and `//` dropped, and each `x/..`
+    /// pair removed (`Runbooks/../.sluice` is `.sluice`). Lexical only, for display: where a
+    /// part is a symbolic link, the file opened is the one the path as given names.
+    public var lexicallyNormalizedPath: String {
+        let absolute = hasPrefix("/")
+        var parts: [Substring] = []
+        for part in split(separator: "/") where part != "." {
+            if part == "..", let last = parts.last, last != ".." {
+                parts.removeLast()
+            } else if part == "..", absolute {
+                continue  // `/..` is `/`
+            } else {
+                parts.append(Substring(part))
+            }
+        }
+        let joined = parts.joined(separator: "/")
+        return absolute ? "/" + joined : joined.isEmpty ? "." : joined
     }
 }

@@ -42,47 +42,67 @@ public struct Command: Sendable, Equatable {
         return String(firstWord)
     }
 
-    /// Every word of the command that could name a file it reads, the script's and the
-    /// interpreter's arguments alike (`sh scripts/x.sh`, `python3 z.py`): the list form's
-    /// elements, or the shell form's words split at blanks and shell operators, surrounding
-    /// quotes removed. Left out: words built from a template (their value is not known until
-    /// the run), and the file after `>` or `>>`, which the command writes rather than runs.
-    /// Approvals cover those of them that are files in the runbook's folder.
-    public var words: [String] {
-        let candidates: [Substring]
-        switch form {
-        case .shell(let template):
-            var words: [Substring] = []
-            // A placeholder's blanks must not split the word it is part of: each `{{ ... }}`
-            // becomes `{{}}`, and the word holding it is left out below.
-            var text = template.text
-            while let open = text.range(of: "{{"), let close = text.range(of: "}}", range: open.upperBound..<text.endIndex) {
-                text.replaceSubrange(open.lowerBound..<close.upperBound, with: "\u{1}")
-            }
-            text = text.replacingOccurrences(of: "\u{1}", with: "{{}}")
-            var rest = text[...]
-            var written = false  // the next word is a redirection's output file
-            while let start = rest.firstIndex(where: { !" \t\n".contains($0) }) {
-                rest = rest[start...]
-                if let first = rest.first, ";|&<>()".contains(first) {
-                    if first == ">" { written = true } else if first != "&" { written = false }
-                    rest = rest.dropFirst()
+    /// The simple commands it runs, each as its words: the list form is one; a string is split
+    /// at `;`, `|`, `&` and parentheses into simple commands, and each at blanks into words,
+    /// surrounding quotes removed. Left out: words built from a template (their value is not
+    /// known until the run), and the file after `>` or `>>`, which the command writes.
+    public var invocations: [[String]] {
+        func clean(_ words: [Substring]) -> [String] {
+            words.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }.filter { !$0.isEmpty && !$0.contains("{{") }
+        }
+        guard case .shell(let template) = form else {
+            return [clean(templates.map { Substring($0.text) })]
+        }
+        // A placeholder's blanks must not split the word it is part of: each `{{ ... }}` becomes
+        // a mark (`\u{1}`, then `{{}}` once no `{{` is left to find), and its word is left out.
+        var text = template.text
+        while let open = text.range(of: "{{"), let close = text.range(of: "}}", range: open.upperBound..<text.endIndex) {
+            text.replaceSubrange(open.lowerBound..<close.upperBound, with: "\u{1}")
+        }
+        text = text.replacingOccurrences(of: "\u{1}", with: "{{}}")
+        var invocations: [[Substring]] = [[]]
+        var rest = text[...]
+        var written = false  // the next word is a redirection's output file
+        while let start = rest.firstIndex(where: { !" \t".contains($0) }) {
+            rest = rest[start...]
+            if let first = rest.first, "\n;|&()<>".contains(first) {
+                if first == ">" {
+                    // `>&1` duplicates a stream: its `&` joins nothing.
+                    written = true
+                    rest = rest.dropFirst(rest.dropFirst().first == "&" ? 2 : 1)
                     continue
                 }
-                let end = rest.firstIndex { " \t\n;|&<>()".contains($0) } ?? rest.endIndex
-                // `2>` and `&>` name a stream, not a file: the `>` that follows decides.
-                let word = rest[..<end]
-                let isStream = end < rest.endIndex && rest[end] == ">" && word.allSatisfy(\.isNumber)
-                if !written && !isStream { words.append(word) }
-                written = false
-                rest = rest[end...]
+                if first != "<" { written = false }
+                if "\n;|&()".contains(first), invocations.last?.isEmpty == false { invocations.append([]) }
+                rest = rest.dropFirst()
+                continue
             }
-            candidates = words
-        case .argv(let arguments):
-            candidates = arguments.map { Substring($0.text) }
+            let end = rest.firstIndex { " \t\n;|&<>()".contains($0) } ?? rest.endIndex
+            let word = rest[..<end]
+            // `2>` names a stream, not a file: the `>` that follows decides.
+            let isStream = end < rest.endIndex && rest[end] == ">" && word.allSatisfy(\.isNumber)
+            if !written && !isStream { invocations[invocations.count - 1].append(word) }
+            written = false
+            rest = rest[end...]
         }
-        return candidates.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }
-            .filter { !$0.isEmpty && !$0.contains("{{") }
+        return invocations.map(clean).filter { !$0.isEmpty }
+    }
+
+    /// Programs that run a file named among their arguments: the files of the runbook's folder
+    /// named in such a command are what it runs, and approvals cover them like scripts.
+    public static let interpreters: Set<String> = [
+        "sh", "bash", "dash", "ksh", "zsh", "python", "python3", "perl", "ruby", "node", "php", "lua", "awk", "source", ".",
+    ]
+
+    /// The arguments of each simple command run by an interpreter (`sh scripts/x.sh`,
+    /// `env X=1 python3 z.py`, `[bash, ./y]`): the words that may name the file it runs.
+    public var interpreterArguments: [String] {
+        invocations.flatMap { words -> [String] in
+            // `env` and `VAR=value` before the program only set its environment.
+            let program = words.drop { $0 == "env" || ($0.contains("=") && !$0.hasPrefix("-")) }
+            guard let first = program.first, Self.interpreters.contains((first as NSString).lastPathComponent) else { return [] }
+            return Array(program.dropFirst())
+        }
     }
 }
 

@@ -2,8 +2,8 @@ import Crypto
 import Foundation
 
 /// The content an approval or a saved plan covers: the runbook, its inventory, its file sources,
-/// its scripts (and any file of its folder a command names, such as an interpreter's script:
-/// `sh scripts/x.sh`, `python3 z.py`) and the files its variables are read from, each by
+/// its scripts (and the files of its folder an interpreter is given: `sh scripts/x.sh`,
+/// `python3 z.py`) and the files its variables are read from, each by
 /// SHA-256, and one hash over them all.
 ///
 /// Paths are recorded as the runbook writes them (relative to its folder), so the same content
@@ -60,9 +60,11 @@ public struct ContentDigest: Sendable, Equatable, Codable {
         }
         for command in runbook.allCommands {
             if let script = command.script { add("script", script) }
-            // What an interpreter runs is as much the change as a script: any other word that
-            // names a regular file of the runbook's folder is covered too.
-            for word in command.words where word != command.script && Self.isFile(word, inFolder: runbook.directory) {
+            // What an interpreter runs is as much the change as a script: each of its arguments
+            // that names a regular file of the runbook's folder is covered too. (Not any word of
+            // any command: files a command reads or changes as part of the change, such as its
+            // own state, would make every resume after a crash a "changed runbook".)
+            for word in command.interpreterArguments where Self.isFile(word, inFolder: runbook.directory) {
                 add("script", word)
             }
         }

@@ -2,16 +2,20 @@ import Foundation
 import SluiceExecution
 import Synchronization
 
-/// The live status line under the event lines on a terminal: the stage, how many targets are
-/// done, failed and running, each running target's current step, and the time since the start.
+/// The live status line under the event lines on a terminal: what the run is doing (preflight,
+/// holds paused, a stage, rolling back), how many targets are done (or undone), failed and
+/// running, each running target's current step, and the time since the start.
 ///
 /// Each event line is printed above the status line, which is then redrawn in place.
 final class LiveStatus: Sendable {
     private struct State {
-        var stage = ""
+        /// What the run is doing, in a few words: `preflight`, `stage canary`, `rolling back`.
+        var phase = "preflight"
         var stepsFinished: [String: Int] = [:]
         var done = Set<String>()
         var failed = Set<String>()
+        /// Targets whose undo (a rollback step) ran, in this run.
+        var undone = Set<String>()
         var running: [String: String] = [:]
         var rollingBack = false
     }
@@ -23,7 +27,12 @@ final class LiveStatus: Sendable {
     private let steps: [String: Int]
     private let style: TerminalStyle
 
-    init(steps: [String: Int], style: TerminalStyle) {
+    /// - Parameter phase: what the run does first: `preflight` for a new run.
+    init(steps: [String: Int], phase: String, style: TerminalStyle) {
+        state.withLock { state in
+            state.phase = phase
+            state.rollingBack = phase == "rolling back"
+        }
         self.totalTargets = steps.count
         self.steps = steps
         self.style = style
@@ -34,8 +43,20 @@ final class LiveStatus: Sendable {
     func render(_ event: RunEvent, line: String?) -> String {
         let status = state.withLock { state -> String in
             switch event.kind {
+            case "preflight.finished":
+                state.phase = "preflight"
+            case "hold.paused":
+                state.phase = "holds paused"
             case "stage.started":
-                state.stage = event.stage ?? ""
+                if !state.rollingBack { state.phase = "stage \(event.stage ?? "")" }
+            case "rollback.step.started":
+                if let target = event.target { state.running[target] = "undo \(event.step ?? "")" }
+            case "rollback.step.finished", "recovery.step.finished":
+                guard let target = event.target else { break }
+                state.undone.insert(target)
+                state.running[target] = nil
+            case "hold.resumed":
+                state.phase = state.rollingBack ? "rolled back: resuming holds" : "resuming holds"
             case "step.started":
                 if let target = event.target { state.running[target] = event.step }
             case "step.finished":
@@ -50,6 +71,7 @@ final class LiveStatus: Sendable {
                 }
             case "rollback.started":
                 state.rollingBack = true
+                state.phase = "rolling back"
             default:
                 break
             }
@@ -73,7 +95,8 @@ final class LiveStatus: Sendable {
         let seconds = Int((ContinuousClock.now - started).components.seconds)
         let clock = String(format: "%02d:%02d", seconds / 60, seconds % 60)
         let running = state.running.sorted { $0.key < $1.key }.prefix(4).map { "\($0.key) (\($0.value))" }
-        var text = "\(state.rollingBack ? "rolling back" : "stage \(state.stage)")  done \(state.done.count)/\(totalTargets)"
+        var text = state.phase
+        text += state.rollingBack ? "  undone \(state.undone.count)" : "  done \(state.done.count)/\(totalTargets)"
         text += "  failed \(state.failed.count)  running \(state.running.count)"
         if !running.isEmpty { text += ": " + running.joined(separator: ", ") + (state.running.count > 4 ? ", ..." : "") }
         return style.dim(text + "  " + clock)

@@ -88,7 +88,7 @@ struct RunSession {
         // On a terminal a live status line sits under the event lines; elsewhere, plain lines.
         let live = !json && isatty(STDOUT_FILENO) == 1 ? LiveStatus(
             steps: Dictionary(plan.targets.map { ($0.name, $0.steps.filter(\.applies).count) }, uniquingKeysWith: { first, _ in first }),
-            style: style) : nil
+            phase: Self.firstPhase(of: start), style: style) : nil
         let rollingBack = RollbackUnderWay(mode == "rollback")
         let recorder = AuditRunRecorder(journal: journal) { event in
             if event.kind == "rollback.started" || event.kind == "rollback.step.started" { rollingBack.begin() }
@@ -152,6 +152,15 @@ struct RunSession {
         return result
     }
 
+    /// What a run does first, for the live status line.
+    static func firstPhase(of start: RolloutEngine<ContinuousClock>.Start) -> String {
+        switch start {
+        case .beginning: "preflight"
+        case .resuming: "resuming"
+        case .rollingBack: "rolling back"
+        }
+    }
+
     /// Ends the run: releases its locks (a halted run keeps them), records `run.finished`, prints
     /// the summary, and exits with the run's status.
     func finish(_ result: RolloutMachine.RunResult) async throws {
@@ -189,8 +198,8 @@ struct RunSession {
             Console.line("Put each of these right by hand, then check the targets' health. `sluice show \(runID)` has the output.")
         case .halted where result.stopReason == .lockLost:
             let lost = stop.lostLocks.keys.sorted()
-            Console.line("Halted: the run lost its lock on \(lost.joined(separator: ", ")); no further step started there, and nothing was undone on it.")
-            for (target, why) in stop.lostLocks.sorted(by: { $0.key < $1.key }) { Console.line("  \(target): \(why)") }
+            Console.line("Halted: the run lost its lock on \(lost.joined(separator: ", ")); no further step started there, and nothing was undone on it.".escapedForTerminal)
+            for (target, why) in stop.lostLocks.sorted(by: { $0.key < $1.key }) { Console.line("  \(target): \(why)".escapedForTerminal) }
             Console.line("Find out who holds it (`sluice runs`); once the target is free, `sluice rollback \(runID)` to undo, or `sluice resume \(runID)` to go on.")
         case .halted:
             Console.line("Halted: the run keeps its state and its targets. `sluice rollback \(runID)` to undo, or `sluice resume \(runID)` to go on.")

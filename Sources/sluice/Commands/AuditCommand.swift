@@ -75,7 +75,7 @@ struct AuditVerifyCommand: AsyncParsableCommand {
     func run() async throws {
         let anchors = try anchors()
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            Console.fail("no audit store at \(storeOptions.resolvedStorePath): nothing to verify. "
+            Console.fail("no audit store at \(storeOptions.resolvedStorePath.lexicallyNormalizedPath): nothing to verify. "
                 + (anchors.isEmpty ? "" : "\(anchors.count) anchor\(anchors.count == 1 ? " was" : "s were") recorded for a store: "
                     + "if it was here, it was removed or moved. ")
                 + "Pass --store PATH or set SLUICE_STORE; a store that should exist and does not has been removed.")
@@ -95,7 +95,7 @@ struct AuditVerifyCommand: AsyncParsableCommand {
             let since = report.problem.map { "Records from seq \($0.seq) on cannot be trusted" }
                 ?? "The store no longer holds what it held when the anchors were recorded"
             Console.write("""
-                \(since). Keep a copy of \(store.path) for investigation and compare it with a backup or with \
+                \(since). Keep a copy of \(store.path.lexicallyNormalizedPath) for investigation and compare it with a backup or with \
                 `sluice audit export`s taken earlier.
 
                 """.escapedForTerminal)
@@ -107,7 +107,7 @@ struct AuditVerifyCommand: AsyncParsableCommand {
         if !backupProblems.isEmpty {
             Console.write(("audit chain intact, but \(backupProblems.count) file backup\(backupProblems.count == 1 ? "" : "s") BROKEN:\n"
                 + backupProblems.map { "  \($0)\n" }.joined()
-                + "Rollback refuses to restore these backups. Keep a copy of \(store.path) for investigation.\n").escapedForTerminal)
+                + "Rollback refuses to restore these backups. Keep a copy of \(store.path.lexicallyNormalizedPath) for investigation.\n").escapedForTerminal)
             throw ExitCode(1)
         }
         if unchained > 0 {
@@ -146,7 +146,7 @@ struct AuditHeadCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            Console.fail("no audit store at \(storeOptions.resolvedStorePath): it has no head. "
+            Console.fail("no audit store at \(storeOptions.resolvedStorePath.lexicallyNormalizedPath): it has no head. "
                 + "Pass --store PATH or set SLUICE_STORE; a store that should exist and does not has been removed.")
             throw ExitCode(1)
         }
@@ -159,7 +159,7 @@ struct AuditHeadCommand: AsyncParsableCommand {
         if head == nil {
             // Not a failure: a store no run has written to yet is empty too. An anchor recorded
             // earlier is what tells an emptied store from a new one.
-            Console.note("the audit store \(store.path) holds no events: there is no head to record yet.")
+            Console.note("the audit store \(store.path.lexicallyNormalizedPath) holds no events: there is no head to record yet.")
         }
     }
 
@@ -203,13 +203,13 @@ struct AuditExportCommand: AsyncParsableCommand {
     func run() async throws {
         let id = try run.map(AuditCommandSupport.runID)
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            Console.fail("no audit store at \(storeOptions.resolvedStorePath): nothing to export. "
+            Console.fail("no audit store at \(storeOptions.resolvedStorePath.lexicallyNormalizedPath): nothing to export. "
                                      + "Pass --store PATH or set SLUICE_STORE.")
             throw ExitCode(1)
         }
         let events = try await store.events(of: id)
         if let id, events.isEmpty, try await store.run(id) == nil {
-            Console.fail("no run \(id) in the audit store \(store.path). List runs with `sluice runs`.")
+            Console.fail("no run \(id) in the audit store \(store.path.lexicallyNormalizedPath). List runs with `sluice runs`.")
             throw ExitCode(2)
         }
         var text = EventExport.header(format) ?? ""

@@ -129,11 +129,11 @@ struct PastRun {
     static func load(_ text: String, storeOptions: StoreOptions) async throws -> PastRun {
         let id = try AuditCommandSupport.runID(text)
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            Console.fail("refused: there is no audit store at \(storeOptions.resolvedStorePath), so no run \(id). Pass --store PATH or set SLUICE_STORE to the store the run used.")
+            Console.fail("refused: there is no audit store at \(storeOptions.resolvedStorePath.lexicallyNormalizedPath), so no run \(id). Pass --store PATH or set SLUICE_STORE to the store the run used.")
             throw ExitCode(4)
         }
         guard let record = try await store.run(id) else {
-            Console.fail("refused: no run \(id) in the audit store \(store.path). List runs with `sluice runs`.")
+            Console.fail("refused: no run \(id) in the audit store \(store.path.lexicallyNormalizedPath). List runs with `sluice runs`.")
             throw ExitCode(4)
         }
         guard record.mode == .apply else {

@@ -24,7 +24,7 @@ struct RunsCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            Console.note("no audit store at \(storeOptions.resolvedStorePath) yet, so no runs. "
+            Console.note("no audit store at \(storeOptions.resolvedStorePath.lexicallyNormalizedPath) yet, so no runs. "
                                      + "Pass --store PATH or set SLUICE_STORE if it lives elsewhere.")
             if json { Console.write("[]\n") }
             return
@@ -35,13 +35,15 @@ struct RunsCommand: AsyncParsableCommand {
             return
         }
         guard !runs.isEmpty else {
-            Console.write("No runs recorded in \(store.path.escapedForTerminal).\n")
+            Console.write("No runs recorded in \(store.path.lexicallyNormalizedPath.escapedForTerminal).\n")
             return
         }
         // Cells escaped before they are measured: the columns line up as shown.
+        // TOOK is the runners' time on the run, not the days between its start and a late rollback.
+        let driven = (try? await store.drivenMilliseconds(of: runs.map(\.id))) ?? [:]
         let rows = runs.map { run in
             [run.id.rawValue, RunDurationFormat.time(run.startedAt), run.mode.rawValue, run.runbookID.escapedForTerminal,
-             run.actor.escapedForTerminal, RunDurationFormat.between(run.startedAt, run.finishedAt).map(RunDurationFormat.duration) ?? "-",
+             run.actor.escapedForTerminal, (driven[run.id] ?? RunDurationFormat.between(run.startedAt, run.finishedAt)).map(RunDurationFormat.duration) ?? "-",
              Self.status(of: run)]
         }
         let header = ["RUN", "STARTED (UTC)", "MODE", "RUNBOOK", "BY", "TOOK", "OUTCOME"]

@@ -22,26 +22,27 @@ struct ShowCommand: AsyncParsableCommand {
     private struct Document: Encodable {
         let run: RunRecord?
         let timeline: [RunTimeline.Section]
-        let events: [RecordedEvent]
+        /// As `audit export` writes them: snake_case, `detail` an object.
+        let events: [JSONValue]
     }
 
     func run() async throws {
         let id = try AuditCommandSupport.runID(run)
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            Console.fail("no run \(id): there is no audit store at \(storeOptions.resolvedStorePath). "
+            Console.fail("no run \(id): there is no audit store at \(storeOptions.resolvedStorePath.lexicallyNormalizedPath). "
                                      + "Pass --store PATH or set SLUICE_STORE to the store the run used.")
             throw ExitCode(2)
         }
         let record = try await store.run(id)
         let events = try await store.events(of: id)
         guard record != nil || !events.isEmpty else {
-            Console.fail("no run \(id) in the audit store \(store.path). List runs with `sluice runs`.")
+            Console.fail("no run \(id) in the audit store \(store.path.lexicallyNormalizedPath). List runs with `sluice runs`.")
             throw ExitCode(2)
         }
         let timeline = RunTimeline(run: record, events: events)
         if json {
             Console.write(try Console.jsonText(
-                Document(run: record, timeline: timeline.sections, events: events)))
+                Document(run: record, timeline: timeline.sections, events: events.map(EventExport.object))))
         } else {
             Console.write(RunTimelineRenderer(useColor: output.useColor).render(timeline, id: id.rawValue))
         }

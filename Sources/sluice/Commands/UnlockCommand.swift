@@ -33,7 +33,7 @@ struct UnlockCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
-            Console.fail("no audit store at \(storeOptions.resolvedStorePath), so nothing is locked there. "
+            Console.fail("no audit store at \(storeOptions.resolvedStorePath.lexicallyNormalizedPath), so nothing is locked there. "
                                      + "Pass --store PATH or set SLUICE_STORE to the store the run used.")
             throw ExitCode(4)
         }

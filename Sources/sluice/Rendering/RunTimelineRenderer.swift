@@ -54,7 +54,7 @@ struct RunTimelineRenderer {
         if let exitCode = entry.exitCode { parts.append("exit \(exitCode)") }
         if let duration = entry.durationMilliseconds { parts.append(RunDurationFormat.duration(milliseconds: duration)) }
         for key in entry.notes.keys.sorted() {
-            parts.append("\(key)=\(entry.notes[key] ?? "")".escapedForTerminal)
+            parts.append("\(key)=\(entry.notes[key]?.text ?? "")".escapedForTerminal)
         }
         var lines = [indent + parts.joined(separator: "  ")]
         let detailIndent = indent + "    "

@@ -56,13 +56,16 @@ struct ContentDigestTests {
     }
 
     @Test(arguments: [
-        ("sh scripts/x.sh", ["sh", "scripts/x.sh"]),
-        ("cd tools && python3 'z.py' --fast", ["cd", "tools", "python3", "z.py", "--fast"]),
-        ("bash ./y > out/log 2>&1; cat <input.txt", ["bash", "./y", "cat", "input.txt"]),
-        ("echo {{ target.name }} >> log", ["echo"]),
-        ("run &> all.log | tee copy", ["run", "tee", "copy"]),
+        ("sh scripts/x.sh", [["sh", "scripts/x.sh"]], ["scripts/x.sh"]),
+        ("cd tools && python3 'z.py' --fast", [["cd", "tools"], ["python3", "z.py", "--fast"]], ["z.py", "--fast"]),
+        ("bash ./y > out/log 2>&1; cat <input.txt", [["bash", "./y"], ["cat", "input.txt"]], ["./y"]),
+        ("echo {{ target.name }} >> log", [["echo"]], []),
+        ("env A=1 /usr/bin/perl x.pl | tee copy", [["env", "A=1", "/usr/bin/perl", "x.pl"], ["tee", "copy"]], ["x.pl"]),
+        ("[ -e state ] || touch state", [["[", "-e", "state", "]"], ["touch", "state"]], []),
     ])
-    func aShellCommandsWordsLeaveOutTemplatesAndWhatItWrites(_ text: String, _ expected: [String]) throws {
-        #expect(try ShellQuotingTests.command(text).words == expected)
+    func aShellCommandSplitsIntoSimpleCommandsAndItsInterpretersArguments(_ text: String, _ invocations: [[String]], _ arguments: [String]) throws {
+        let command = try ShellQuotingTests.command(text)
+        #expect(command.invocations == invocations)
+        #expect(command.interpreterArguments == arguments)
     }
 }
