@@ -319,7 +319,7 @@ final class Lab: Sendable {
         guard let result = try? Command.run(Self.sluice, ["audit", "export"], in: runbooks, environment: environment, timeLimit: 30),
             result.status == 0
         else { return false }
-        let events = result.stdout.split(separator: "\n").compactMap { try? JSONDecoder().decode(AuditEvent.self, from: Data($0.utf8)) }
+        let events = result.stdout.split(separator: "\n").compactMap { AuditEvent(line: $0) }
         return events.index(kind, target: target, step: step, status: status) != nil
     }
 
@@ -335,7 +335,10 @@ final class Lab: Sendable {
     func events(of run: String) throws -> [AuditEvent] {
         let result = try sluice(["audit", "export", "--run", run])
         guard result.status == 0 else { throw LabError("sluice audit export failed: \(result.output)") }
-        return try result.stdout.split(separator: "\n").map { try JSONDecoder().decode(AuditEvent.self, from: Data($0.utf8)) }
+        return try result.stdout.split(separator: "\n").map { line in
+            guard let event = AuditEvent(line: line) else { throw CocoaError(.coderReadCorrupt, userInfo: [NSLocalizedDescriptionKey: "not an event: \(line)"]) }
+            return event
+        }
     }
 
     /// The secret values of this lab that must never appear in output, logs or the store.
@@ -354,8 +357,8 @@ final class Lab: Sendable {
     }
 }
 
-/// One audit record, as `sluice audit export` writes it.
-struct AuditEvent: Decodable, CustomStringConvertible {
+/// One audit record, as `sluice audit export` writes it; `detail` as compact JSON text.
+struct AuditEvent: CustomStringConvertible {
     var seq: Int
     var kind: String
     var target: String?
@@ -363,6 +366,16 @@ struct AuditEvent: Decodable, CustomStringConvertible {
     var step: String?
     var status: String?
     var detail: String
+
+    /// One line of `audit export` (JSON Lines, `detail` an object).
+    init?(line: Substring) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let seq = object["seq"] as? Int, let kind = object["kind"] as? String,
+            let detail = object["detail"].flatMap({ try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]) })
+        else { return nil }
+        (self.seq, self.kind, self.detail) = (seq, kind, String(decoding: detail, as: UTF8.self))
+        (target, stage, step, status) = (object["target"] as? String, object["stage"] as? String, object["step"] as? String, object["status"] as? String)
+    }
 
     var description: String { "\(seq) \(kind) \(target ?? "-") / \(step ?? "-") \(status ?? "")" }
 }

@@ -168,7 +168,10 @@ final class PostgresLab: Sendable {
     func events(of run: String) throws -> [AuditEvent] {
         let result = try sluice(["audit", "export", "--run", run])
         guard result.status == 0 else { throw LabError("sluice audit export failed: \(result.output)") }
-        return try result.stdout.split(separator: "\n").map { try JSONDecoder().decode(AuditEvent.self, from: Data($0.utf8)) }
+        return try result.stdout.split(separator: "\n").map { line in
+            guard let event = AuditEvent(line: line) else { throw CocoaError(.coderReadCorrupt, userInfo: [NSLocalizedDescriptionKey: "not an event: \(line)"]) }
+            return event
+        }
     }
 
     // MARK: Requirements
