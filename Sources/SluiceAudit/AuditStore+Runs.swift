@@ -253,8 +253,8 @@ extension AuditStore {
                 ).map { (run: $0["run_id"] as String, kind: $0["kind"] as String, time: $0["time"] as String) }
             }
         }
-        var byRun: [String: [(kind: String, time: String)]] = [:]
-        for row in rows { byRun[row.run, default: []].append((row.kind, row.time)) }
+        var byRun: [String: [(kind: EventKind?, time: String)]] = [:]
+        for row in rows { byRun[row.run, default: []].append((EventKind(rawValue: row.kind), row.time)) }
         var result: [RunID: Int64] = [:]
         for (run, events) in byRun {
             if let id = RunID(run), let took = Self.drivenMilliseconds(events) { result[id] = took }
@@ -263,24 +263,25 @@ extension AuditStore {
     }
 
     /// The driving time of one run's events, in chain order (see ``drivenMilliseconds(of:)``).
-    static func drivenMilliseconds(_ events: [(kind: String, time: String)]) -> Int64? {
-        let begins: Set<String> = ["run.started", "run.resumed", "rollback.requested"]
+    static func drivenMilliseconds(_ events: [(kind: EventKind?, time: String)]) -> Int64? {
+        let begins: Set<EventKind> = [.runStarted, .runResumed, .rollbackRequested]
         // What the next driver records before its `run.resumed` or `rollback.requested` is not
         // the dead driver's time.
-        let takingOver: Set<String> = ["lock.acquired", "lock.forced", "run.interrupted", "process.terminated", "window.overridden"]
+        let takingOver: Set<EventKind> = [.lockAcquired, .lockForced, .runInterrupted, .processTerminated, .windowOverridden]
         var total: Int64 = 0
         var counted = false
         var driving: (start: Int64, last: Int64)?
         for event in events {
             guard let time = Timestamp.milliseconds(event.time) else { continue }
-            if begins.contains(event.kind) {
+            guard let kind = event.kind else { continue }  // a kind a newer Sluice wrote
+            if begins.contains(kind) {
                 if let open = driving { total += open.last - open.start }  // its runner died
                 driving = (time, time)
                 counted = true
-            } else if var open = driving, !takingOver.contains(event.kind) {
+            } else if var open = driving, !takingOver.contains(kind) {
                 open.last = time
-                driving = event.kind == "run.finished" ? nil : open
-                if event.kind == "run.finished" { total += open.last - open.start }
+                driving = kind == .runFinished ? nil : open
+                if kind == .runFinished { total += open.last - open.start }
             }
         }
         if let open = driving { total += open.last - open.start }

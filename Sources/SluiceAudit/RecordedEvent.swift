@@ -18,7 +18,8 @@ public struct RecordedEvent: Codable, Sendable, Hashable, FetchableRecord, Persi
     public var runID: String?
     /// Who acted.
     public var actor: String
-    /// What happened (an ``EventKind`` name).
+    /// What happened: an ``EventKind``'s name, as text, for a store may hold kinds a newer
+    /// Sluice wrote (see ``eventKind``).
     public var kind: String
     /// The target, if any.
     public var target: String?
@@ -70,6 +71,9 @@ public struct RecordedEvent: Codable, Sendable, Hashable, FetchableRecord, Persi
         /// `hash`
         case hash
     }
+
+    /// What happened, or `nil` for a kind this version does not know.
+    public var eventKind: EventKind? { EventKind(rawValue: kind) }
 
     /// The run id, when the stored text is one.
     public var run: RunID? { runID.flatMap { RunID($0) } }

@@ -2,10 +2,9 @@ import Foundation
 import SluiceCore
 import Synchronization
 
-/// One thing that happened in a run, for its record. `kind` is an audit event kind
-/// (`step.started`, `rollback.step.finished`, ...; see ``EventKinds``).
+/// One thing that happened in a run, for its record.
 public struct RunEvent: Sendable, Equatable {
-    public var kind: String
+    public var kind: EventKind
     public var target: String?
     public var stage: String?
     public var step: String?
@@ -20,7 +19,7 @@ public struct RunEvent: Sendable, Equatable {
     public var mayWaitForNextEvent = false
 
     public init(
-        _ kind: String, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil,
+        _ kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil,
         exitCode: Int32? = nil, duration: Duration? = nil, detail: [String: String] = [:]
     ) {
         self.kind = kind
@@ -119,13 +118,13 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                     switch action {
                     case .startStage(let stage):
                         run.activeStage.withLock { $0 = stage }
-                        await note(RunEvent("stage.started", stage: plan.stages[stage].name))
+                        await note(RunEvent(.stageStarted, stage: plan.stages[stage].name))
                         if let interval = run.guardInterval {
                             group.addTask { await watchGuards(run, stage: stage, every: interval) }
                         }
                     case .finishStage(let stage, let failures):
                         run.activeStage.withLock { $0 = nil }
-                        await note(RunEvent("stage.finished", stage: plan.stages[stage].name, status: failures == 0 ? "succeeded" : "completed_with_failures", detail: ["failures": "\(failures)"]))
+                        await note(RunEvent(.stageFinished, stage: plan.stages[stage].name, status: failures == 0 ? "succeeded" : "completed_with_failures", detail: ["failures": "\(failures)"]))
                     case .abandonStage(let stage, let failures, let reason):
                         run.activeStage.withLock { $0 = nil }
                         // Failed when the stage itself went wrong; stopped when it was stopped from outside.
@@ -134,11 +133,11 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                         default: false
                         }
                         await note(RunEvent(
-                            "stage.finished", stage: plan.stages[stage].name, status: failedItself ? "failed" : "stopped",
+                            .stageFinished, stage: plan.stages[stage].name, status: failedItself ? "failed" : "stopped",
                             detail: ["failures": "\(failures)", "reason": Self.describe(reason, plan)]))
                     case .startRollback(let reason):
                         run.activeStage.withLock { $0 = nil }
-                        await note(RunEvent("rollback.started", detail: ["reason": Self.describe(reason, plan)]))
+                        await note(RunEvent(.rollbackStarted, detail: ["reason": Self.describe(reason, plan)]))
                     case .finish(let finished):
                         result = finished
                         run.activeStage.withLock { $0 = nil }  // guard watchers notice within a moment and stop
@@ -264,7 +263,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         if run.stop?.lostLock(on: planned.name) != nil { return .stepNotStarted(target: target, step: step) }
         do {
             try await recorder.record(RunEvent(
-                "step.started", target: planned.name, stage: stage, step: plannedStep.name,
+                .stepStarted, target: planned.name, stage: stage, step: plannedStep.name,
                 detail: Self.commandDetail(plannedStep)))
         } catch {
             return .stepFinished(target: target, step: step, succeeded: false)
@@ -286,7 +285,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 }
             }
         }
-        var finished = Self.finished("step.finished", outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: plannedStep.name)
+        var finished = Self.finished(.stepFinished, outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: plannedStep.name)
         // The target's next step.started follows at once and carries this event with it.
         finished.mayWaitForNextEvent = outcome.succeeded && run.shape.steps[target].last != step
         await note(finished)
@@ -315,17 +314,17 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 // Undoing a target another run now holds would change it under that run: the
                 // step stays to undo, for `sluice rollback` once the target is free again.
                 await note(RunEvent(
-                    "rollback.step.finished", target: planned.name, stage: stage, step: plannedStep.name, status: "failed",
+                    .rollbackStepFinished, target: planned.name, stage: stage, step: plannedStep.name, status: "failed",
                     detail: ["result": "not undone: the run lost its lock on \(planned.name) (\(why))"]))
                 complete = false
                 continue
             }
-            await note(RunEvent("rollback.step.started", target: planned.name, stage: stage, step: plannedStep.name))
+            await note(RunEvent(.rollbackStepStarted, target: planned.name, stage: stage, step: plannedStep.name))
             let context = run.context(target: target, step: plannedStep.name, mode: "rollback", extra: plannedStep.environment)
             let began = clock.now
             let outcome = await executor.undo(plannedStep, snapshot: entry.snapshot, reloadAlways: entry.undoCutShort, in: context)
             complete = complete && outcome.succeeded
-            await note(Self.finished("rollback.step.finished", outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: plannedStep.name))
+            await note(Self.finished(.rollbackStepFinished, outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: plannedStep.name))
         }
         // Recovery acts on the target too: not on one the run no longer holds.
         guard run.stop?.lostLock(on: planned.name) == nil else { return false }
@@ -334,7 +333,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             let began = clock.now
             let outcome = await executor.run(step, in: context)
             complete = complete && outcome.succeeded
-            await note(Self.finished("recovery.step.finished", outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: step.name))
+            await note(Self.finished(.recoveryStepFinished, outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: step.name))
         }
         return complete
     }
@@ -348,7 +347,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 let result = await commands.run(CommandRequest(command: command, workingDirectory: context.directory, environment: context.environment, redactor: redactor))
                 passed = passed && result.succeeded
                 await note(RunEvent(
-                    "preflight.finished", target: entry.target.name, step: check.name, status: result.succeeded ? "succeeded" : "failed",
+                    .preflightFinished, target: entry.target.name, step: check.name, status: result.succeeded ? "succeeded" : "failed",
                     exitCode: result.exitCode, duration: result.duration,
                     detail: ["command": check.command.display, "output": result.output]))
             }
@@ -361,7 +360,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
     private func cutoffReached(_ run: Run, before stage: Int) async -> Bool {
         guard let lastStart = run.plan.window.lastStageStart, now() >= lastStart else { return false }
         await note(RunEvent(
-            "window.cutoff", stage: run.plan.stages[stage].name, status: "refused",
+            .windowCutoff, stage: run.plan.stages[stage].name, status: "refused",
             detail: ["last_stage_start": lastStart.ISO8601Format(), "reason": "less than the window's cutoff remains; the stage was not started"]))
         return true
     }
@@ -377,7 +376,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             if !result.succeeded {
                 passed = false
                 await note(RunEvent(
-                    "guard.failed", stage: run.plan.stages[stage].name, step: guardCheck.name, status: "failed",
+                    .guardFailed, stage: run.plan.stages[stage].name, step: guardCheck.name, status: "failed",
                     exitCode: result.exitCode, detail: ["command": guardCheck.check.display, "output": result.output]))
             }
         }
@@ -408,7 +407,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             let environment = ["SLUICE_RUN_ID": plan.runID, "SLUICE_MODE": pausing ? "apply" : "recovery", "SLUICE_STEP": hold.name]
             let result = await commands.run(CommandRequest(command: command, workingDirectory: plan.runbook.directory, environment: environment, redactor: redactor))
             await note(RunEvent(
-                pausing ? "hold.paused" : "hold.resumed", step: hold.name, status: result.succeeded ? "succeeded" : "failed",
+                pausing ? .holdPaused : .holdResumed, step: hold.name, status: result.succeeded ? "succeeded" : "failed",
                 exitCode: result.exitCode, duration: result.duration,
                 detail: ["command": pausing ? hold.pause : hold.resume, "output": result.output]))
         }
@@ -430,7 +429,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                     let began = clock.now
                     let outcome = await executor.run(step, in: context)
                     if !outcome.succeeded {
-                        await note(Self.finished("bake.failed", outcome, took: began.duration(to: clock.now), target: run.targets[target].target.name, stage: run.plan.stages[stage].name, step: step.name))
+                        await note(Self.finished(.bakeFailed, outcome, took: began.duration(to: clock.now), target: run.targets[target].target.name, stage: run.plan.stages[stage].name, step: step.name))
                         return false
                     }
                 }
@@ -452,7 +451,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
 
     /// A step's end, with how long it took from start to end: for a command its runs, retries
     /// and delays; for a health step its probes and intervals; for a wait, the wait.
-    static func finished(_ kind: String, _ outcome: StepOutcome, took: Duration, target: String, stage: String, step: String) -> RunEvent {
+    static func finished(_ kind: EventKind, _ outcome: StepOutcome, took: Duration, target: String, stage: String, step: String) -> RunEvent {
         var detail = ["result": outcome.detail]
         if let output = outcome.commands.last?.output, !output.isEmpty { detail["output"] = output }
         return RunEvent(

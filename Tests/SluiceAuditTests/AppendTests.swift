@@ -45,7 +45,7 @@ import Testing
         let secret = "s3cr3t-token"
         let redactor = Redactor(secrets: [secret, "web"])
         let draft = EventDraft(
-            runID: Fixtures.run, actor: "alice", kind: EventKind(rawValue: "step.finished"),
+            runID: Fixtures.run, actor: "alice", kind: .stepFinished,
             target: "web1", stage: "webs", step: "restart web", status: "succeeded", exitCode: 0, durationMilliseconds: 5,
             detail: ["command": .string("curl -H 'Authorization: \(secret)'"), "output": .string("token=\(secret)\n"),
                      "nested": ["list": [.string(secret)]]])

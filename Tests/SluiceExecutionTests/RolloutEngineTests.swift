@@ -16,7 +16,7 @@ final class RecordingRecorder: RunRecorder {
 
     /// `kind target step` for each event, for compact assertions.
     func lines(_ kinds: Set<String>) -> [String] {
-        events.filter { kinds.contains($0.kind) }.map { [$0.kind, $0.target, $0.step].compactMap { $0 }.joined(separator: " ") }
+        events.filter { kinds.contains($0.kind.rawValue) }.map { [$0.kind.rawValue, $0.target, $0.step].compactMap { $0 }.joined(separator: " ") }
     }
 }
 
@@ -97,8 +97,8 @@ struct RolloutEngineTests {
         // Then the canary ran, the rest never started, and the canary was rolled back
         #expect(result.outcome == .rolledBack)
         #expect(result.stopReason == .cutoffReached(stage: 1))
-        #expect(recorder.events.filter { $0.kind == "stage.started" }.map(\.stage) == ["canary"])
-        #expect(recorder.events.first { $0.kind == "window.cutoff" }?.stage == "rest")
+        #expect(recorder.events.filter { $0.kind.rawValue == "stage.started" }.map(\.stage) == ["canary"])
+        #expect(recorder.events.first { $0.kind.rawValue == "window.cutoff" }?.stage == "rest")
         #expect(!world.log.contains { $0.hasSuffix("web2") || $0.hasSuffix("web3") })
         #expect(world.read("web1/app.conf") == "version = 1\n")
         #expect(world.log.last == "resume")
@@ -121,7 +121,7 @@ struct RolloutEngineTests {
         #expect(recorder.lines(["step.started"]).count == 12)
         // A step.finished may wait for the next event to become durable only when the target's
         // next step follows at once: never for a target's last step (it may be followed by a bake).
-        let finished = recorder.events.filter { $0.kind == "step.finished" }
+        let finished = recorder.events.filter { $0.kind.rawValue == "step.finished" }
         #expect(finished.filter(\.mayWaitForNextEvent).count == 9)
         #expect(!finished.contains { $0.step == "refresh" && $0.mayWaitForNextEvent })
         #expect(recorder.backups.map(\.content) == Array(repeating: Data("version = 1\n".utf8), count: 3))
@@ -149,7 +149,7 @@ struct RolloutEngineTests {
         // The failed step's own undo ran (health has nothing to undo), deploy was undone, holds resumed last
         #expect(world.log.contains("undeploy web2"))
         #expect(world.log.last == "resume")
-        #expect(recorder.events.contains { $0.kind == "rollback.started" })
+        #expect(recorder.events.contains { $0.kind.rawValue == "rollback.started" })
     }
 
     @Test func aTargetStillUnhealthyAfterItsRollbackEndsTheRunRollbackIncomplete() async throws {

@@ -515,12 +515,12 @@ struct RunbookBuilder {
         let eventsNode = reader.required(fields, "events")
         for eventNode in reader.sequence(eventsNode, "`events`") {
             guard let name = reader.string(eventNode, "an event") else { continue }
-            if let why = EventKinds.notSentToWebhooks.first(where: { $0.key == name })?.value {
+            if let kind = EventKind(rawValue: name), let why = kind.notNotifiedBecause {
                 sink.error("`\(name)` cannot be sent to a webhook: \(why); list run events such as run.started, stage.finished or run.finished", at: reader.location(eventNode))
-            } else if EventKinds.all.contains(name) {
+            } else if EventKind(rawValue: name) != nil {
                 events.append(name)
             } else {
-                sink.error("unknown event `\(name)`\(Suggestion.hint(for: name, among: EventKinds.sentToWebhooks))", at: reader.location(eventNode))
+                sink.error("unknown event `\(name)`\(Suggestion.hint(for: name, among: EventKind.sentToWebhooks.map(\.rawValue)))", at: reader.location(eventNode))
             }
         }
         return Notification(webhook: url, events: events, location: fields.location)

@@ -5,13 +5,13 @@
 public struct RunProgress: Sendable, Equatable {
     /// The part of an audit event that progress depends on.
     public struct Event: Sendable, Equatable {
-        public var kind: String
+        public var kind: EventKind
         public var target: String?
         public var stage: String?
         public var step: String?
         public var status: String?
 
-        public init(kind: String, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil) {
+        public init(kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil) {
             self.kind = kind
             self.target = target
             self.stage = stage
@@ -48,30 +48,30 @@ public struct RunProgress: Sendable, Equatable {
     public init(events: [Event]) {
         for event in events {
             switch event.kind {
-            case "step.started":
+            case .stepStarted:
                 guard let target = event.target, let step = event.step else { continue }
                 if !targets[target, default: Target()].started.contains(step) {
                     targets[target, default: Target()].started.append(step)
                 }
-            case "step.finished":
+            case .stepFinished:
                 guard let target = event.target, let step = event.step else { continue }
                 if event.status == "succeeded" {
                     targets[target, default: Target()].finished.insert(step)
                 } else {
                     targets[target, default: Target()].failed = true
                 }
-            case "rollback.step.started", "rollback.step.finished", "recovery.step.finished":
+            case .rollbackStepStarted, .rollbackStepFinished, .recoveryStepFinished:
                 guard let target = event.target else { continue }
                 targets[target, default: Target()].rollbackBegan = true
-                if event.kind == "rollback.step.started", let step = event.step {
+                if event.kind == .rollbackStepStarted, let step = event.step {
                     targets[target, default: Target()].undoStarted.insert(step)
                 }
                 guard let step = event.step, event.status == "succeeded" else { continue }
-                if event.kind == "rollback.step.finished" { targets[target, default: Target()].undone.insert(step) }
-                if event.kind == "recovery.step.finished" { targets[target, default: Target()].recovered.insert(step) }
-            case "rollback.started":
+                if event.kind == .rollbackStepFinished { targets[target, default: Target()].undone.insert(step) }
+                if event.kind == .recoveryStepFinished { targets[target, default: Target()].recovered.insert(step) }
+            case .rollbackStarted:
                 rollbackStarted = true
-            case "stage.finished":
+            case .stageFinished:
                 // A stage that stopped before its end (`failed`, `stopped`) is not finished: a
                 // resumed run goes on with it.
                 guard event.status != "failed", event.status != "stopped" else { continue }

@@ -38,7 +38,7 @@ final class AuditRunRecorder: RunRecorder {
             detail[key] = .string(key == "output" ? EventDraft.outputTail(journal.redactor.redact(value)) : value)
         }
         let draft = journal.draft(
-            EventKind(rawValue: event.kind), target: event.target, stage: event.stage, step: event.step, status: event.status,
+            event.kind, target: event.target, stage: event.stage, step: event.step, status: event.status,
             exitCode: event.exitCode.map(Int.init), durationMilliseconds: event.duration.map { Int64($0.timeInterval * 1000) },
             detail: detail)
         if event.mayWaitForNextEvent {
@@ -87,7 +87,7 @@ struct ProgressLines: Sendable {
     let style: TerminalStyle
 
     func line(for event: RunEvent) -> String? {
-        if event.kind == "step.started" || event.kind == "rollback.step.started" { return nil }  // the finished line says it all
+        if event.kind == .stepStarted || event.kind == .rollbackStepStarted { return nil }  // the finished line says it all
         let time = Self.clockTime(Date())
         let who = [event.target, event.step].compactMap { $0 }.joined(separator: " / ").escapedForTerminal
         let status = event.status.map { status in
@@ -99,10 +99,10 @@ struct ProgressLines: Sendable {
         } ?? ""
         let result = event.detail["result"].map { " (\($0.escapedForTerminal))" } ?? ""
         switch event.kind {
-        case "stage.started": return "\(time)  " + style.bold("stage \(event.stage ?? "")")
-        case "stage.finished": return "\(time)  stage \((event.stage ?? "").escapedForTerminal) finished: \(status)"
-        case "rollback.started": return "\(time)  " + style.red("rolling back: \(event.detail["reason"] ?? "")")
-        default: return "\(time)  \(event.kind.escapedForTerminal)  \(who)  \(status)\(result)"
+        case .stageStarted: return "\(time)  " + style.bold("stage \(event.stage ?? "")")
+        case .stageFinished: return "\(time)  stage \((event.stage ?? "").escapedForTerminal) finished: \(status)"
+        case .rollbackStarted: return "\(time)  " + style.red("rolling back: \(event.detail["reason"] ?? "")")
+        default: return "\(time)  \(event.kind)  \(who)  \(status)\(result)"
         }
     }
 

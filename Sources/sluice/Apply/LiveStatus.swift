@@ -43,23 +43,23 @@ final class LiveStatus: Sendable {
     func render(_ event: RunEvent, line: String?) -> String {
         let status = state.withLock { state -> String in
             switch event.kind {
-            case "preflight.finished":
+            case .preflightFinished:
                 state.phase = "preflight"
-            case "hold.paused":
+            case .holdPaused:
                 state.phase = "holds paused"
-            case "stage.started":
+            case .stageStarted:
                 if !state.rollingBack { state.phase = "stage \(event.stage ?? "")" }
-            case "rollback.step.started":
+            case .rollbackStepStarted:
                 if let target = event.target { state.running[target] = "undo \(event.step ?? "")" }
-            case "rollback.step.finished", "recovery.step.finished":
+            case .rollbackStepFinished, .recoveryStepFinished:
                 guard let target = event.target else { break }
                 state.undone.insert(target)
                 state.running[target] = nil
-            case "hold.resumed":
+            case .holdResumed:
                 state.phase = state.rollingBack ? "rolled back: resuming holds" : "resuming holds"
-            case "step.started":
+            case .stepStarted:
                 if let target = event.target { state.running[target] = event.step }
-            case "step.finished":
+            case .stepFinished:
                 guard let target = event.target else { break }
                 state.stepsFinished[target, default: 0] += 1
                 if event.status == "failed" {
@@ -69,7 +69,7 @@ final class LiveStatus: Sendable {
                     state.done.insert(target)
                     state.running[target] = nil
                 }
-            case "rollback.started":
+            case .rollbackStarted:
                 state.rollingBack = true
                 state.phase = "rolling back"
             default:

@@ -27,7 +27,7 @@ enum RunJournalStore {
         }
         // The chain records the journal's hash when the run started (and again when a resume
         // accepted a changed runbook): a journal edited since does not match the last one.
-        if let recorded = events.last(where: { $0.kind == "run.started" || $0.kind == "run.resumed" })?.detailMembers["journal_sha256"],
+        if let recorded = events.last(where: { $0.eventKind == .runStarted || $0.eventKind == .runResumed })?.detailMembers["journal_sha256"],
             recorded != sha256(saved.planJSON)
         {
             throw JournalProblem("the journal of run \(runID) was changed after it was recorded (its SHA-256 differs from the one in the audit chain); check the store with `sluice audit verify` and undo the run by hand")
@@ -43,8 +43,9 @@ enum RunJournalStore {
 
     /// How far the run got, from its events.
     static func progress(from events: [RecordedEvent]) -> RunProgress {
-        RunProgress(events: events.map {
-            RunProgress.Event(kind: $0.kind, target: $0.target, stage: $0.stage, step: $0.step, status: $0.status)
+        // A kind this version does not know (a newer Sluice wrote it) says nothing about progress.
+        RunProgress(events: events.compactMap { event in
+            event.eventKind.map { RunProgress.Event(kind: $0, target: event.target, stage: event.stage, step: event.step, status: event.status) }
         })
     }
 

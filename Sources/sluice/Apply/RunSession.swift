@@ -91,7 +91,7 @@ struct RunSession {
             phase: Self.firstPhase(of: start), style: style) : nil
         let rollingBack = RollbackUnderWay(mode == "rollback")
         let recorder = AuditRunRecorder(journal: journal) { event in
-            if event.kind == "rollback.started" || event.kind == "rollback.step.started" { rollingBack.begin() }
+            if event.kind == .rollbackStarted || event.kind == .rollbackStepStarted { rollingBack.begin() }
             if asJSON {
                 Console.line(ProgressLines.json(for: event, runID: runID.rawValue))
             } else if let live {
@@ -220,9 +220,9 @@ struct RunSession {
     /// Each rollback or recovery step that failed, as `target / step: what happened`.
     static func unfinishedUndo(in store: AuditStore, runID: RunID) async throws -> [String] {
         try await store.events(of: runID).filter {
-            ($0.kind == "rollback.step.finished" || $0.kind == "recovery.step.finished") && $0.status == "failed"
+            ($0.eventKind == .rollbackStepFinished || $0.eventKind == .recoveryStepFinished) && $0.status == "failed"
         }.map { event in
-            let what = event.kind == "recovery.step.finished" ? "recovery" : "rollback"
+            let what = event.eventKind == .recoveryStepFinished ? "recovery" : "rollback"
             let result = event.detailMembers["result"] ?? "failed"
             return "\(event.target ?? "?") / \(event.step ?? "?"): \(what) \(result)"
         }

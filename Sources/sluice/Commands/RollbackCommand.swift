@@ -41,7 +41,7 @@ struct RollbackCommand: AsyncParsableCommand {
             Console.fail("refused: run \(past.id) is still running (pid \(past.record.pid) on \(past.record.host)). Stop it with Ctrl-C, which rolls it back or halts it as its runbook says, then try again.")
             throw ExitCode(4)
         case .finished(.rolledBack):
-            let when = past.events.last { $0.kind == "run.finished" }.map { " (\($0.time), by \($0.actor))" } ?? ""
+            let when = past.events.last { $0.eventKind == .runFinished }.map { " (\($0.time), by \($0.actor))" } ?? ""
             Console.fail("refused: run \(past.id) is already rolled back\(when). `sluice show \(past.id)` shows what was undone.")
             throw ExitCode(4)
         case .finished(.rollbackIncomplete):

@@ -27,12 +27,12 @@ struct RunProgressTests {
     }
 
     /// The events of web1 applying `config` and `deploy`, then `deploy` failing, then `undo`.
-    static func progress(undo: [(kind: String, step: String, status: String?)]) -> RunProgress {
+    static func progress(undo: [(kind: EventKind, step: String, status: String?)]) -> RunProgress {
         let applied: [RunProgress.Event] = [
-            .init(kind: "step.started", target: "web1", step: "config"),
-            .init(kind: "step.finished", target: "web1", step: "config", status: "succeeded"),
-            .init(kind: "step.started", target: "web1", step: "deploy"),
-            .init(kind: "step.finished", target: "web1", step: "deploy", status: "failed"),
+            .init(kind: .stepStarted, target: "web1", step: "config"),
+            .init(kind: .stepFinished, target: "web1", step: "config", status: "succeeded"),
+            .init(kind: .stepStarted, target: "web1", step: "deploy"),
+            .init(kind: .stepFinished, target: "web1", step: "deploy", status: "failed"),
         ]
         return RunProgress(events: applied + undo.map { .init(kind: $0.kind, target: "web1", step: $0.step, status: $0.status) })
     }
@@ -41,9 +41,9 @@ struct RunProgressTests {
         // The journal names a target the plan does not have (`web***`: a secret once masked
         // part of the name), and a step of web1 it does not have
         let progress = RunProgress(events: [
-            .init(kind: "step.started", target: "web***", step: "config"),
-            .init(kind: "step.started", target: "web1", step: "config"),
-            .init(kind: "step.started", target: "web1", step: "migrate"),
+            .init(kind: .stepStarted, target: "web***", step: "config"),
+            .init(kind: .stepStarted, target: "web1", step: "config"),
+            .init(kind: .stepStarted, target: "web1", step: "migrate"),
         ])
         let plan = try Self.plan()
         #expect(progress.unaccounted(in: plan, checkingSteps: true) == [
@@ -55,27 +55,27 @@ struct RunProgressTests {
 
     @Test func aStageThatStoppedBeforeItsEndIsNotFinished() {
         let progress = RunProgress(events: [
-            .init(kind: "stage.finished", stage: "canary", status: "succeeded"),
-            .init(kind: "stage.finished", stage: "wave", status: "completed_with_failures"),
-            .init(kind: "stage.finished", stage: "rest", status: "failed"),
-            .init(kind: "stage.finished", stage: "last", status: "stopped"),
+            .init(kind: .stageFinished, stage: "canary", status: "succeeded"),
+            .init(kind: .stageFinished, stage: "wave", status: "completed_with_failures"),
+            .init(kind: .stageFinished, stage: "rest", status: "failed"),
+            .init(kind: .stageFinished, stage: "last", status: "stopped"),
         ])
         #expect(progress.finishedStages == ["canary", "wave"])
     }
 
     @Test func stepsAlreadyUndoneAreNeverUnaccounted() throws {
         let progress = RunProgress(events: [
-            .init(kind: "step.started", target: "gone", step: "config"),
-            .init(kind: "rollback.step.finished", target: "gone", step: "config", status: "succeeded"),
+            .init(kind: .stepStarted, target: "gone", step: "config"),
+            .init(kind: .rollbackStepFinished, target: "gone", step: "config", status: "succeeded"),
         ])
         #expect(progress.unaccounted(in: try Self.plan(), checkingSteps: true).isEmpty)
     }
 
     @Test func aTargetWhoseUndoAndRecoveryFinishedIsRolledBack() throws {
         let progress = Self.progress(undo: [
-            ("rollback.step.started", "deploy", nil), ("rollback.step.finished", "deploy", "succeeded"),
-            ("rollback.step.started", "config", nil), ("rollback.step.finished", "config", "succeeded"),
-            ("recovery.step.finished", "up", "succeeded"),
+            (.rollbackStepStarted, "deploy", nil), (.rollbackStepFinished, "deploy", "succeeded"),
+            (.rollbackStepStarted, "config", nil), (.rollbackStepFinished, "config", "succeeded"),
+            (.recoveryStepFinished, "up", "succeeded"),
         ])
         let target = try Self.target()
         #expect(progress.isRolledBack(target))
@@ -85,8 +85,8 @@ struct RunProgressTests {
     @Test func aRollbackCutShortIsUnfinishedAndKeepsWhatWasUndone() throws {
         // The runner died while undoing `config`, after `deploy` was undone.
         let progress = Self.progress(undo: [
-            ("rollback.step.started", "deploy", nil), ("rollback.step.finished", "deploy", "succeeded"),
-            ("rollback.step.started", "config", nil),
+            (.rollbackStepStarted, "deploy", nil), (.rollbackStepFinished, "deploy", "succeeded"),
+            (.rollbackStepStarted, "config", nil),
         ])
         let target = try Self.target()
         #expect(!progress.isRolledBack(target))
@@ -97,12 +97,12 @@ struct RunProgressTests {
     @Test func aFailedUndoOrAMissingRecoveryLeavesTheRollbackUnfinished() throws {
         let target = try Self.target()
         let failedUndo = Self.progress(undo: [
-            ("rollback.step.finished", "deploy", "failed"), ("rollback.step.finished", "config", "succeeded"),
-            ("recovery.step.finished", "up", "succeeded"),
+            (.rollbackStepFinished, "deploy", "failed"), (.rollbackStepFinished, "config", "succeeded"),
+            (.recoveryStepFinished, "up", "succeeded"),
         ])
         #expect(failedUndo.owesRollback(target))
         let noRecovery = Self.progress(undo: [
-            ("rollback.step.finished", "deploy", "succeeded"), ("rollback.step.finished", "config", "succeeded"),
+            (.rollbackStepFinished, "deploy", "succeeded"), (.rollbackStepFinished, "config", "succeeded"),
         ])
         #expect(noRecovery.owesRollback(target))
     }
@@ -118,8 +118,8 @@ struct RunProgressTests {
 
     @Test func aTargetThatSucceededOwesNothing() throws {
         let progress = RunProgress(events: [
-            .init(kind: "step.started", target: "web1", step: "config"),
-            .init(kind: "step.finished", target: "web1", step: "config", status: "succeeded"),
+            .init(kind: .stepStarted, target: "web1", step: "config"),
+            .init(kind: .stepFinished, target: "web1", step: "config", status: "succeeded"),
         ])
         let target = try Self.target()
         #expect(!progress.isRolledBack(target))
