@@ -71,16 +71,16 @@ public struct PlanChecker: Sendable {
                         .merging(step.environment ?? [:]) { _, stepValue in stepValue }
                     let slot = Slot.step(stage: stageIndex, target: targetIndex, index: index)
                     if let check = step.check?.executable {
-                        let timeout = RunbookDuration.parse(step.timeout) ?? Step.defaultTimeout
+                        let timeout = step.timeout.duration
                         jobs.append { (slot, await self.run(check, in: directory, environment: environment, timeout: timeout)) }
                     } else if let health = step.health, let probe = health.executableProbe {
                         let request = ProbeRequest(
                             probe: probe, status: health.status, contains: health.contains,
-                            timeout: RunbookDuration.parse(health.timeout) ?? .seconds(5), workingDirectory: directory,
+                            timeout: health.timeout.duration, workingDirectory: directory,
                             environment: environment, redactor: redactor)
                         jobs.append { (slot, await self.probe(request)) }
                     } else if let file = step.file {
-                        jobs.append { await self.inspect(file, slot: (stageIndex, targetIndex, index), directory: directory, environment: environment, timeout: RunbookDuration.parse(step.timeout) ?? Step.defaultTimeout) }
+                        jobs.append { await self.inspect(file, slot: (stageIndex, targetIndex, index), directory: directory, environment: environment, timeout: step.timeout.duration) }
                     }
                 }
             }

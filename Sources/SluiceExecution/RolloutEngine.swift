@@ -215,11 +215,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             self.targets = targets
             shape = RolloutMachine.Shape(
                 stages: stages, steps: targets.map { target in target.0.steps.indices.filter { target.0.steps[$0].applies } },
-                onFailure: Rollout.OnFailure(rawValue: plan.onFailure) ?? .rollback,
-                rollbackScope: Rollout.RollbackScope(rawValue: plan.rollbackScope) ?? .run,
+                onFailure: plan.onFailure, rollbackScope: plan.rollbackScope,
                 hasHolds: !plan.holds.isEmpty, hasGuards: !plan.guards.isEmpty || plan.window.lastStageStart != nil)
             journal = Mutex(Array(repeating: [], count: targets.count))
-            guardInterval = plan.guards.compactMap { $0.every.flatMap(RunbookDuration.parse) }.min()
+            guardInterval = plan.guards.compactMap { $0.every?.duration }.min()
         }
 
         /// Fills the journal of started steps from a past run's progress, with each file's
@@ -417,7 +416,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
     /// until the rollout stops meanwhile (a guard failed, the operator asked): then at once, so
     /// that the rollback does not wait out the bake, nor have its targets probed while undone.
     private func bake(_ run: Run, stage: Int) async -> Bool {
-        guard let bake = run.plan.stages[stage].bake.flatMap(RunbookDuration.parse) else { return true }
+        guard let bake = run.plan.stages[stage].bake?.duration else { return true }
         let deadline = clock.now.advanced(by: bake)
         let members = run.targets.indices.filter { run.targets[$0].stage == stage }
         let stillBaking = { run.activeStage.withLock { $0 } == stage && !run.stopping.isFired }

@@ -67,13 +67,13 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
     public func run(
         _ step: PlannedStep, in context: Context, saveSnapshot: (FileSnapshot) async throws -> Void = { _ in }
     ) async -> StepOutcome {
-        let timeout = RunbookDuration.parse(step.timeout) ?? Step.defaultTimeout
+        let timeout = step.timeout.duration
         if let health = step.health, let probe = health.executableProbe {
             let request = ProbeRequest(
                 probe: probe, status: health.status, contains: health.contains,
-                timeout: RunbookDuration.parse(health.timeout) ?? .seconds(5), workingDirectory: context.directory,
+                timeout: health.timeout.duration, workingDirectory: context.directory,
                 environment: context.environment, redactor: context.redactor)
-            let outcome = await prober.check(request, attempts: health.attempts, interval: RunbookDuration.parse(health.interval) ?? .seconds(2), clock: clock)
+            let outcome = await prober.check(request, attempts: health.attempts, interval: health.interval.duration, clock: clock)
             let last = outcome.attempts.last?.detail ?? "no attempt"
             return StepOutcome(
                 succeeded: outcome.healthy,
@@ -82,7 +82,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         if let file = step.file {
             return await write(file, timeout: timeout, in: context, saveSnapshot: saveSnapshot)
         }
-        if let wait = step.wait.flatMap(RunbookDuration.parse) {
+        if let wait = step.wait?.duration {
             let start = clock.now
             guard await sleep(for: wait, unless: context.stopping) else {
                 return StepOutcome(succeeded: true, detail: "waited \(RunbookDuration.format(wait))")
@@ -94,7 +94,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         guard let command = step.command?.executable else {
             return StepOutcome(succeeded: false, detail: "nothing to run: the plan holds no command for this step")
         }
-        return await runWithRetries(command, attempts: step.retries + 1, delay: RunbookDuration.parse(step.retryDelay) ?? Step.defaultRetryDelay, timeout: timeout, in: context)
+        return await runWithRetries(command, attempts: step.retries + 1, delay: step.retryDelay.duration, timeout: timeout, in: context)
     }
 
     /// Undoes the step: its `rollback` command, or for a file step the restored snapshot followed
@@ -104,9 +104,9 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
     /// unchanged): nothing is restored and nothing reloads, unless `reloadAlways` says an earlier
     /// undo was cut short after restoring it.
     public func undo(_ step: PlannedStep, snapshot: FileSnapshot?, reloadAlways: Bool = false, in context: Context) async -> StepOutcome {
-        let timeout = RunbookDuration.parse(step.timeout) ?? Step.defaultTimeout
+        let timeout = step.timeout.duration
         let attempts = step.retries + 2
-        let delay = RunbookDuration.parse(step.retryDelay) ?? Step.defaultRetryDelay
+        let delay = step.retryDelay.duration
         if let file = step.file {
             guard let snapshot else {
                 return StepOutcome(succeeded: true, detail: "the file was never changed: nothing to restore")

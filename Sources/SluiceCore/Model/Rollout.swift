@@ -1,7 +1,7 @@
 /// How targets are grouped into stages and what happens when one fails.
 public struct Rollout: Sendable, Equatable {
     /// What apply does when the rollout stops on a failure.
-    public enum OnFailure: String, Sendable, CaseIterable {
+    public enum OnFailure: String, Sendable, CaseIterable, Codable {
         /// Undo what the run did (the default).
         case rollback
         /// Stop, keep the state, and wait for the operator.
@@ -9,7 +9,7 @@ public struct Rollout: Sendable, Equatable {
     }
 
     /// Which targets a rollback undoes.
-    public enum RollbackScope: String, Sendable, CaseIterable {
+    public enum RollbackScope: String, Sendable, CaseIterable, Codable {
         /// Every target this run touched (the default).
         case run
         /// Only the targets that failed.

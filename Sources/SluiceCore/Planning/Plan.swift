@@ -18,8 +18,8 @@ public struct Plan: Sendable, Codable, Equatable {
     public var content: ContentDigest
     public var window: WindowVerdict
     public var approval: ApprovalRequirement
-    public var onFailure: String
-    public var rollbackScope: String
+    public var onFailure: Rollout.OnFailure
+    public var rollbackScope: Rollout.RollbackScope
     public var holds: [PlannedHold]
     public var guards: [PlannedGuard]
     public var stages: [PlannedStage]
@@ -126,7 +126,7 @@ public struct PlannedHold: Sendable, Codable, Equatable {
 public struct PlannedGuard: Sendable, Codable, Equatable {
     public var name: String
     public var check: PlannedCommand
-    public var every: String?
+    public var every: PlannedDuration?
 }
 
 public struct PlannedStage: Sendable, Codable, Equatable {
@@ -134,7 +134,7 @@ public struct PlannedStage: Sendable, Codable, Equatable {
     public var parallel: Int
     /// How many failed targets the stage tolerates.
     public var toleratedFailures: Int
-    public var bake: String?
+    public var bake: PlannedDuration?
     public var targets: [PlannedTarget]
 }
 
@@ -171,10 +171,10 @@ public struct PlannedStep: Sendable, Codable, Equatable {
     public var rollback: PlannedCommand?
     public var health: PlannedHealth?
     public var file: PlannedFile?
-    public var wait: String?
-    public var timeout: String
+    public var wait: PlannedDuration?
+    public var timeout: PlannedDuration
     public var retries: Int
-    public var retryDelay: String
+    public var retryDelay: PlannedDuration
     /// How the dry run verified the step, and what it found.
     public var verification: CheckOutcome
     /// The step's `env:` rendered, with secret values.
@@ -188,8 +188,8 @@ public struct PlannedHealth: Sendable, Codable, Equatable {
     public var status: Int?
     public var contains: String?
     public var attempts: Int
-    public var interval: String
-    public var timeout: String
+    public var interval: PlannedDuration
+    public var timeout: PlannedDuration
 }
 
 public struct PlannedFile: Sendable, Codable, Equatable {

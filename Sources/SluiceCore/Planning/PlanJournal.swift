@@ -54,8 +54,28 @@ public struct PlanJournal: Sendable, Codable, Equatable {
         do {
             let plan = try JSONDecoder.journal.decode(Plan.self, from: Data(text.utf8))
             return (plan, ResolvedVariables(values: values, secretNames: Set(values.keys)).redactor)
+        } catch let error as DecodingError {
+            throw PlanJournalError.unreadable(Self.describe(error))
         } catch {
             throw PlanJournalError.unreadable("\(error)")
+        }
+    }
+
+    /// Where in the plan a value is damaged or unknown, and what is wrong with it: a damaged
+    /// journal is refused, never read with defaults.
+    public static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        case .keyNotFound(let key, let context):
+            return "\(path(context.codingPath + [key])) is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
         }
     }
 }

@@ -35,7 +35,7 @@ public struct Planner: Sendable {
             }
             stages.append(PlannedStage(
                 name: stage.name, parallel: stage.parallel, toleratedFailures: stage.maxFailures.tolerated(outOf: members.count),
-                bake: stage.bake.map(RunbookDuration.format), targets: targets))
+                bake: stage.bake.map(PlannedDuration.init), targets: targets))
         }
         var guardContext = base
         guardContext.stageName = firstStage
@@ -46,7 +46,7 @@ public struct Planner: Sendable {
                 ticket: runbook.ticket, file: runbook.file, directory: runbook.directory),
             content: content, window: WindowCalendar(runbook: runbook).verdict(at: now),
             approval: ApprovalRequirement(required: runbook.approval.required, distinctApprover: runbook.approval.distinctApprover),
-            onFailure: runbook.rollout.onFailure.rawValue, rollbackScope: runbook.rollout.rollbackScope.rawValue,
+            onFailure: runbook.rollout.onFailure, rollbackScope: runbook.rollout.rollbackScope,
             holds: try runbook.holds.map { hold in
                 let pause = try command(hold.pause, base), resume = try command(hold.resume, base)
                 return PlannedHold(
@@ -54,7 +54,7 @@ public struct Planner: Sendable {
                     resumeCommand: resume.executable)
             },
             guards: try runbook.guards.map { guardCheck in
-                PlannedGuard(name: guardCheck.name, check: try command(guardCheck.run, guardContext), every: guardCheck.every.map(RunbookDuration.format))
+                PlannedGuard(name: guardCheck.name, check: try command(guardCheck.run, guardContext), every: guardCheck.every.map(PlannedDuration.init))
             },
             stages: stages)
     }
@@ -79,8 +79,8 @@ public struct Planner: Sendable {
     ) throws -> PlannedStep {
         let applies = step.when.isEmpty || target.matches(step.when)
         var planned = PlannedStep(
-            name: step.name, action: step.action.key, applies: applies, timeout: Self.durationText(step.timeout),
-            retries: step.retries, retryDelay: Self.durationText(step.retryDelay),
+            name: step.name, action: step.action.key, applies: applies, timeout: Self.planned(step.timeout),
+            retries: step.retries, retryDelay: Self.planned(step.retryDelay),
             verification: CheckOutcome(status: .nothingToCheck, detail: ""))
         guard applies else {
             let labels = step.when.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
@@ -103,7 +103,7 @@ public struct Planner: Sendable {
                 probe: try health.probe.render(in: context, redactingSecrets: true),
                 executableProbe: try health.probe.render(in: context),
                 status: health.status, contains: health.contains, attempts: health.attempts,
-                interval: RunbookDuration.format(health.interval), timeout: RunbookDuration.format(health.timeout))
+                interval: Self.planned(health.interval), timeout: Self.planned(health.timeout))
             planned.verification = CheckOutcome(status: .notChecked, detail: "probe not run yet")
         case .file(let change):
             let path = try change.path.render(in: context, quoting: .verbatim)
@@ -130,20 +130,23 @@ public struct Planner: Sendable {
                 ? CheckOutcome(status: .notChecked, detail: "no `validate` command: only the diff shows the change")
                 : CheckOutcome(status: .notChecked, detail: "validate not run yet")
         case .wait(let duration):
-            planned.wait = RunbookDuration.format(duration)
+            planned.wait = PlannedDuration(duration)
             planned.verification = CheckOutcome(status: .nothingToCheck, detail: "a wait changes nothing")
         }
         return planned
     }
 
-    /// Durations as text; the common ones are spelt once, not once per step per target.
-    private static func durationText(_ duration: Duration) -> String {
+    /// A step's duration; the common ones are spelt once, not once per step per target.
+    private static func planned(_ duration: Duration) -> PlannedDuration {
         switch duration {
-        case Step.defaultTimeout: "5m"
-        case Step.defaultRetryDelay: "1s"
-        default: RunbookDuration.format(duration)
+        case Step.defaultTimeout: defaultTimeout
+        case Step.defaultRetryDelay: defaultRetryDelay
+        default: PlannedDuration(duration)
         }
     }
+
+    private static let defaultTimeout = PlannedDuration(Step.defaultTimeout)
+    private static let defaultRetryDelay = PlannedDuration(Step.defaultRetryDelay)
 
     private func command(_ command: Command, _ context: RenderContext) throws -> PlannedCommand {
         let executable = try command.render(in: context)

@@ -115,7 +115,7 @@ struct ProgressLines: Sendable {
 
     /// One event as a JSON line: `{"event": ..., "run": ..., "target": ..., ...}`, keys sorted.
     static func json(for event: RunEvent, runID: String) -> String {
-        var object: [String: Any] = ["event": event.kind, "run": runID, "time": Timestamp.format(Date())]
+        var object: [String: Any] = ["event": event.kind.rawValue, "run": runID, "time": Timestamp.format(Date())]
         if let target = event.target { object["target"] = target }
         if let stage = event.stage { object["stage"] = stage }
         if let step = event.step { object["step"] = step }

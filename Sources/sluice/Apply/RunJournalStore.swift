@@ -37,7 +37,9 @@ enum RunJournalStore {
             let (plan, redactor) = try journal.open(environment: ProcessInfo.processInfo.environment)
             return (plan, redactor, journal)
         } catch let error as PlanJournalError {
-            throw JournalProblem("\(error)")
+            throw JournalProblem("run \(runID): \(error)")
+        } catch let error as DecodingError {
+            throw JournalProblem("run \(runID): \(PlanJournalError.unreadable(PlanJournal.describe(error)))")
         }
     }
 

@@ -250,8 +250,8 @@ final class SignalHandling {
     private let sources: [any DispatchSourceSignal]
     private let count = Atomic<Int>(0)
 
-    init(onFailure: String, stop: StopSignal, runner: SubprocessCommandRunner, rollingBack: RollbackUnderWay) {
-        let then = onFailure == "halt" ? "the run halts, keeping its state" : "the run rolls back"
+    init(onFailure: Rollout.OnFailure, stop: StopSignal, runner: SubprocessCommandRunner, rollingBack: RollbackUnderWay) {
+        let then = onFailure == .halt ? "the run halts, keeping its state" : "the run rolls back"
         var sources: [any DispatchSourceSignal] = []
         for number in Self.stopping {
             signal(number, SIG_IGN)

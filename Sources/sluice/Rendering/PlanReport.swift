@@ -29,7 +29,7 @@ struct PlanReport: Sendable {
         lines.append("  runbook   \(plan.runbook.file.escapedForTerminal) (content \(plan.content.hash.prefix(12)), \(plan.content.files.count) files)")
         lines.append("  window    \(windowText)")
         lines.append("  approval  \(approvalText)")
-        lines.append("  failure   \(plan.onFailure == "rollback" ? "roll back" : "halt") (scope: \(plan.rollbackScope))")
+        lines.append("  failure   \(plan.onFailure == .rollback ? "roll back" : "halt") (scope: \(plan.rollbackScope))")
         if !plan.holds.isEmpty {
             lines.append("")
             lines.append(style.bold("Holds") + " (paused before the first stage, always resumed at the end; plan runs neither)")
@@ -135,7 +135,7 @@ struct PlanReport: Sendable {
                 lines.append("      probe:    \(String(describing: health.probe).escapedForTerminal) (\(expectation); \(health.attempts) attempts, \(health.interval) apart, \(health.timeout) each)")
             }
             if let file = step.file { appendFile(file, to: &lines) }
-            if let wait = step.wait { lines.append("      wait:     \(wait.escapedForTerminal)") }
+            if let wait = step.wait { lines.append("      wait:     \(wait)") }
             appendOutput(step.verification, indent: "        ", to: &lines)
         }
         let recovery = target.recovery.filter(\.applies).map(\.name)

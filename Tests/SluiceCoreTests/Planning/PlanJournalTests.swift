@@ -84,6 +84,24 @@ struct PlanJournalTests {
         #expect(throws: PlanJournalError.self) { try journal.open(environment: ["TOKEN": Self.token]).plan }
     }
 
+    @Test(arguments: [
+        (#""timeout":"5m""#, #""timeout":"5 minutes""#, "stages[0].targets[0].steps[0].timeout: `5 minutes` is not a duration"),
+        (#""onFailure":"rollback""#, #""onFailure":"explode""#, "onFailure: "),
+    ])
+    func aDamagedValueInTheJournalIsAnErrorNamingWhereNeverADefault(_ good: String, _ bad: String, _ named: String) throws {
+        let (_, planned, fixture) = try Self.planned()
+        defer { withExtendedLifetime(fixture) {} }  // its folder holds the secret key file
+        var journal = planned
+        #expect(journal.plan.text.contains(good), "\(journal.plan.text.prefix(400))")
+        journal.plan.text = journal.plan.text.replacingOccurrences(of: good, with: bad)
+        do {
+            _ = try journal.open(environment: ["TOKEN": Self.token])
+            Issue.record("a damaged journal was opened")
+        } catch let error as PlanJournalError {
+            #expect("\(error)".contains("the run's journal cannot be read: \(named)"), "\(error)")
+        }
+    }
+
     @Test func aPlanEncodedOutsideTheJournalLeavesEveryExecutablePartOut() throws {
         let (plan, _, _) = try Self.planned()
         let text = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)

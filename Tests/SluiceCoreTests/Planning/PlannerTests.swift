@@ -57,7 +57,7 @@ struct PlannerTests {
         #expect(plan.stages.map(\.name) == ["canary", "rest"])
         #expect(plan.stages.map { $0.targets.map(\.name) } == [["lb1"], ["app1", "app2"]])
         #expect(plan.stages.map(\.toleratedFailures) == [0, 1])
-        #expect(plan.stages[0].bake == "30s")
+        #expect(plan.stages[0].bake?.text == "30s")
     }
 
     @Test func displayMasksSecretsAndExecutableKeepsThem() throws {
