@@ -23,25 +23,7 @@ public enum RunKind: String, Codable, Sendable, CaseIterable, DatabaseValueConve
     case maintenance
 }
 
-/// How a run ended (SPEC section 4).
-public enum RunOutcome: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
-    /// Every target succeeded.
-    case succeeded
-    /// Some targets failed within the thresholds.
-    case completedWithFailures = "completed_with_failures"
-    /// The run was undone.
-    case rolledBack = "rolled_back"
-    /// A rollback step failed; an operator must act.
-    case rollbackIncomplete = "rollback_incomplete"
-    /// The run stopped and keeps its targets, waiting for an operator.
-    case halted
-    /// The run refused to start; nothing changed.
-    case refused
-    /// Its runner died.
-    case interrupted
-    /// A dry run in which a check failed (a dry run whose checks all passed is `succeeded`).
-    case checksFailed = "checks_failed"
-}
+extension RunOutcome: DatabaseValueConvertible {}
 
 /// One row of the `runs` table: an index of runs for listing and lookup.
 ///

@@ -141,22 +141,14 @@ public struct RolloutMachine: Sendable {
 
     /// How the run ended, with the targets that failed.
     public struct RunResult: Sendable, Equatable {
-        public enum Outcome: String, Sendable, Equatable {
-            case succeeded
-            case completedWithFailures = "completed_with_failures"
-            case rolledBack = "rolled_back"
-            case rollbackIncomplete = "rollback_incomplete"
-            case halted
-            case refused
-        }
-
-        public var outcome: Outcome
+        /// Never `interrupted` or `checks_failed`: those are for a dead runner and a dry run.
+        public var outcome: RunOutcome
         public var failedTargets: [Int]
         /// Targets whose rollback did not complete: an operator must act.
         public var incompleteRollbacks: [Int]
         public var stopReason: StopReason?
 
-        public init(outcome: Outcome, failedTargets: [Int] = [], incompleteRollbacks: [Int] = [], stopReason: StopReason? = nil) {
+        public init(outcome: RunOutcome, failedTargets: [Int] = [], incompleteRollbacks: [Int] = [], stopReason: StopReason? = nil) {
             self.outcome = outcome
             self.failedTargets = failedTargets
             self.incompleteRollbacks = incompleteRollbacks
@@ -567,7 +559,7 @@ public struct RolloutMachine: Sendable {
         guard !remaining.isEmpty else {
             phase = .done
             // A rollback cut short by a lost lock did not undo its whole scope.
-            let outcome: RunResult.Outcome = !incomplete.isEmpty ? .rollbackIncomplete : stopReason == .lockLost ? .halted : .rolledBack
+            let outcome: RunOutcome = !incomplete.isEmpty ? .rollbackIncomplete : stopReason == .lockLost ? .halted : .rolledBack
             return resumeHolds() + [.finish(result(outcome))]
         }
         let next = remaining.removeFirst()
@@ -596,7 +588,7 @@ public struct RolloutMachine: Sendable {
 
     private mutating func complete() -> [Action] {
         phase = .done
-        let outcome: RunResult.Outcome = !incomplete.isEmpty ? .rollbackIncomplete : failed.isEmpty ? .succeeded : .completedWithFailures
+        let outcome: RunOutcome = !incomplete.isEmpty ? .rollbackIncomplete : failed.isEmpty ? .succeeded : .completedWithFailures
         return resumeHolds() + [.finish(result(outcome))]
     }
 
@@ -606,7 +598,7 @@ public struct RolloutMachine: Sendable {
         return [.resumeHolds]
     }
 
-    private func result(_ outcome: RunResult.Outcome) -> RunResult {
+    private func result(_ outcome: RunOutcome) -> RunResult {
         RunResult(outcome: outcome, failedTargets: failed, incompleteRollbacks: incomplete, stopReason: stopReason)
     }
 }

@@ -164,14 +164,7 @@ struct RunSession {
     /// Ends the run: releases its locks (a halted run keeps them), records `run.finished`, prints
     /// the summary, and exits with the run's status.
     func finish(_ result: RolloutMachine.RunResult) async throws {
-        let outcome: RunOutcome = switch result.outcome {
-        case .succeeded: .succeeded
-        case .completedWithFailures: .completedWithFailures
-        case .rolledBack: .rolledBack
-        case .rollbackIncomplete: .rollbackIncomplete
-        case .halted: .halted
-        case .refused: .refused
-        }
+        let outcome = result.outcome
         let names = plan.targets.map(\.name)
         let failed = result.failedTargets.map { names[$0] }
         let incomplete = result.incompleteRollbacks.map { names[$0] }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceAudit
+import SluiceCore
 
 /// `sluice runs [--limit N] [--json]`: the runs in the audit store, newest first.
 struct RunsCommand: AsyncParsableCommand {
