@@ -127,6 +127,35 @@ struct WebhookNotifierTests {
         #expect(clock.now - started < .seconds(3))
     }
 
+    struct RunFailed: Error {}
+
+    @Test func messagesGoOutWhileTheRunGoesOnAndTheRunsOwnErrorComesOutAfterTheDeliveries() async throws {
+        // Given a webhook, and a run that sends run.started, goes on until the webhook has it,
+        // then sends run.finished and fails
+        let receiver = try await WebhookReceiver()
+        let notifier = WebhookNotifier(
+            notify: [SluiceCore.Notification(webhook: receiver.url, events: ["run.started", "run.finished"], location: Self.here)],
+            redactor: .none, log: { _ in })
+
+        // When the run is carried out while delivering
+        await #expect(throws: RunFailed.self) {
+            try await notifier.delivering(clock: ContinuousClock()) {
+                notifier.send(Self.message("run.started", seq: 1))
+                for _ in 0..<500 where receiver.requests().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+                // Then the first message arrived while the run was still going on
+                #expect(receiver.messages().map { $0["event"] as? String } == ["run.started"])
+                notifier.send(Self.message("run.finished", seq: 2))
+                throw RunFailed()
+            }
+        }
+
+        // And the last one was delivered before the run's error came out; nothing goes out after
+        #expect(receiver.messages().map { $0["event"] as? String } == ["run.started", "run.finished"])
+        notifier.send(Self.message("run.finished", seq: 3))
+        #expect(await notifier.drain(clock: ContinuousClock()).isEmpty)
+        #expect(receiver.requests().count == 2)
+    }
+
     @Test func aServerThatNeverAnswersIsAbandonedAtTheBoundWhileAnotherWebhookGetsEverything() async throws {
         // Given one webhook that accepts and never answers, and one that works
         let silent = try await WebhookReceiver(answers: [nil])
