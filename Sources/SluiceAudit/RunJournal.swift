@@ -35,9 +35,7 @@ public struct RunJournal: Sendable {
 
     /// Records one event of the run and returns it as committed.
     ///
-    /// The observer sees the event as stored (redacted) after it committed. After `run.finished`
-    /// this waits for the observer's ``RunObserver/runFinished()``, whose time is bounded by the
-    /// observer.
+    /// The observer sees the event as stored (redacted) after it committed, before this returns.
     @discardableResult
     public func record(
         _ kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil,
@@ -47,12 +45,7 @@ public struct RunJournal: Sendable {
             draft(kind, target: target, stage: stage, step: step, status: status, exitCode: exitCode,
                   durationMilliseconds: durationMilliseconds, detail: detail),
             redactor: redactor)
-        if let observer {
-            observer.observe(event)
-            if kind == .runFinished {
-                await observer.runFinished()
-            }
-        }
+        observer?.observe(event)
         return event
     }
 
@@ -65,8 +58,7 @@ public struct RunJournal: Sendable {
                    exitCode: exitCode, durationMilliseconds: durationMilliseconds, detail: detail)
     }
 
-    /// Records events of the run in one transaction, in order (not `run.finished`, which the
-    /// observer waits on: record that one alone).
+    /// Records events of the run in one transaction, in order; the observer sees each, in order.
     @discardableResult
     public func record(contentsOf drafts: [EventDraft]) async throws -> [RecordedEvent] {
         let events = try await store.append(contentsOf: drafts, redactor: redactor)
@@ -80,11 +72,8 @@ public struct RunJournal: Sendable {
 /// Told about each event of a run once it is committed: how webhook notifications follow a run
 /// without sitting on its path.
 public protocol RunObserver: Sendable {
-    /// Called after each event of the run committed. Must return at once: hand slow work (the
-    /// network) elsewhere, because the run waits for this call.
+    /// Called after each event of the run committed, `run.finished` included. Must return at
+    /// once: queue slow work (the network) for a task of its own, because the run waits for this
+    /// call.
     func observe(_ event: RecordedEvent)
-
-    /// Called after `run.finished` committed and was observed, before recording it returns: the
-    /// observer's last chance to finish its work, within a bound of its own.
-    func runFinished() async
 }

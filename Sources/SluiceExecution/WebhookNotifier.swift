@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import SluiceCore
-import Synchronization
 
 /// What a webhook receives for one event of a run: a JSON object POSTed to its URL.
 ///
@@ -54,7 +53,7 @@ public struct WebhookMessage: Sendable, Equatable, Codable {
     public var text: String {
         let place = [stage.map { "stage \($0)" }, target, step].compactMap { $0 }.joined(separator: " / ")
         var anchor = ""
-        if event == "run.finished", let seq, let hash { anchor = "; audit chain head \(seq):\(hash)" }
+        if event == EventKind.runFinished.rawValue, let seq, let hash { anchor = "; audit chain head \(seq):\(hash)" }
         return "sluice \(runID): \(runbook)\(place.isEmpty ? "" : " " + place): \(event)\(outcome.map { " \($0)" } ?? "") (by \(actor))\(anchor)"
     }
 
@@ -120,49 +119,48 @@ public struct WebhookFailure: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Sends a run's events to the runbook's webhooks: one JSON POST per listed event, each with a
-/// timeout and one retry, in the background.
+/// Sends a run's events to the runbook's webhooks: one JSON POST per listed event, each attempt
+/// with a timeout, and one retry.
 ///
-/// ``send(_:)`` returns at once: deliveries run on the HTTP client's event loops, chained per
-/// webhook so that each receives its events in the order they were sent, and never on the
-/// run's path. ``drain()`` waits for what is outstanding, at most ``drainBound``, then gives up
-/// on the rest, so a dead webhook can slow the end of a run by that much and no more. A failure
-/// never throws: it is logged at once and returned by the next ``drain()`` for the audit store.
-/// Every message passes through the run's ``Redactor`` before it is encoded.
+/// ``send(_:)`` only queues, and returns at once: each webhook has an ordered queue of its own,
+/// which ``delivering(clock:during:)`` drains from a child task per webhook, one message after
+/// another. So each webhook receives its events in the order they were sent, and a slow or dead
+/// webhook delays neither the run nor the other webhooks. When the body is done the queues are
+/// finished, and the deliveries get at most ``drainBound`` more before they are cancelled: a dead
+/// webhook can slow the end of a run by that much and no more. A failure never throws: it is
+/// logged and given to `onFailure` as it happens (for the audit store), and a message still
+/// queued or in flight at the bound is one too. Every message passes through the run's
+/// ``Redactor`` before it is encoded.
 public final class WebhookNotifier: Sendable {
-    /// One `notify` entry.
-    struct Subscription: Sendable {
+    /// A message ready to POST, encoded once for every webhook that lists it.
+    struct Queued: Sendable {
+        /// As sent: redacted.
+        var message: WebhookMessage
+        var body: ByteBuffer
+    }
+
+    /// One `notify` entry and its queue.
+    struct Webhook: Sendable {
         var events: Set<String>
         var location: SourceLocation
         /// Scheme, host and port, for logs and the audit store.
         var origin: String
-        /// The POST every delivery starts from, made once; nil when the URL cannot be requested
-        /// (the runbook's validation makes that rare), with `problem` saying why.
-        var request: HTTPClient.Request?
+        /// The POST every delivery starts from; nil when the URL cannot be requested (the
+        /// runbook's validation makes that rare), with `problem` saying why.
+        var request: HTTPClientRequest?
         var problem: String?
-    }
-
-    /// A message waiting for, or in, delivery to one webhook.
-    struct Pending: Sendable {
-        var subscription: Int
-        var message: WebhookMessage
-        var body: Data
-        var attempts = 0
-    }
-
-    struct State: Sendable {
-        /// Per subscription, the end of its chain of deliveries.
-        var tails: [EventLoopFuture<Void>?]
-        var pending: [Int: Pending] = [:]
-        var inFlight: [Int: HTTPClient.Task<HTTPClient.Response>] = [:]
-        var failures: [WebhookFailure] = []
-        var nextTicket = 0
+        /// Unbounded: it holds the listed events of one run, small messages without commands or
+        /// output, and dropping one would break the webhook's view of the run.
+        var queue: AsyncStream<Queued>
+        var continuation: AsyncStream<Queued>.Continuation
     }
 
     /// Each attempt's limit, from connecting to the end of the answer.
     public static let defaultTimeout: Duration = .seconds(5)
     /// The pause before the one retry.
     public static let defaultRetryDelay: Duration = .seconds(1)
+    /// The most of an answer's body that is read (and thrown away).
+    static let answerLimit = 1 << 20
 
     /// The process's client for webhooks. Like `HTTPClient.shared` it lives as long as the
     /// process and is never shut down; unlike it, a refused connection fails the attempt at once
@@ -176,37 +174,43 @@ public final class WebhookNotifier: Sendable {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
-    private let subscriptions: [Subscription]
+    private let webhooks: [Webhook]
     private let client: HTTPClient
     private let timeout: Duration
     private let retryDelay: Duration
     private let redactor: Redactor
     private let log: @Sendable (String) -> Void
-    private let onFailure: (@Sendable (WebhookFailure) -> Void)?
-    private let state: Mutex<State>
+    private let onFailure: (@Sendable (WebhookFailure) async -> Void)?
 
     /// - Parameters:
     ///   - notify: the runbook's `notify` entries.
     ///   - redactor: the run's redactor; every message passes through it.
     ///   - client: the HTTP client (``sharedClient`` by default; it is never shut down here).
     ///   - log: told about each failure as it happens (standard error).
-    ///   - onFailure: given each failure as it happens (for the audit store), as well as by ``drain()``.
+    ///   - onFailure: given each failure as it happens, after `log` (for the audit store); the
+    ///     webhook's next delivery waits for it.
     public init(
         notify: [SluiceCore.Notification], redactor: Redactor, client: HTTPClient = WebhookNotifier.sharedClient, timeout: Duration = WebhookNotifier.defaultTimeout,
         retryDelay: Duration = WebhookNotifier.defaultRetryDelay, log: @escaping @Sendable (String) -> Void,
-        onFailure: (@Sendable (WebhookFailure) -> Void)? = nil
+        onFailure: (@Sendable (WebhookFailure) async -> Void)? = nil
     ) {
-        subscriptions = notify.map { entry in
-            var subscription = Subscription(events: Set(entry.events), location: entry.location, origin: Self.origin(of: entry.webhook))
+        webhooks = notify.map { entry in
+            let (queue, continuation) = AsyncStream.makeStream(of: Queued.self, bufferingPolicy: .unbounded)
+            var webhook = Webhook(
+                events: Set(entry.events), location: entry.location, origin: Self.origin(of: entry.webhook),
+                queue: queue, continuation: continuation)
             do {
-                var request = try HTTPClient.Request(url: entry.webhook, method: .POST)
+                // Parsed here only to learn early, and in the same words, that the URL is unusable.
+                _ = try HTTPClient.Request(url: entry.webhook, method: .POST)
+                var request = HTTPClientRequest(url: entry.webhook)
+                request.method = .POST
                 request.headers.add(name: "Content-Type", value: "application/json")
                 request.headers.add(name: "User-Agent", value: "sluice-notify/\(SluiceVersion.current)")
-                subscription.request = request
+                webhook.request = request
             } catch {
-                subscription.problem = "not a usable URL: \(error)"
+                webhook.problem = "not a usable URL: \(error)"
             }
-            return subscription
+            return webhook
         }
         self.client = client
         self.timeout = timeout
@@ -214,148 +218,162 @@ public final class WebhookNotifier: Sendable {
         self.redactor = redactor
         self.log = log
         self.onFailure = onFailure
-        state = Mutex(State(tails: Array(repeating: nil, count: notify.count)))
     }
 
-    /// The longest ``drain()`` waits: an attempt, the pause, and the retry.
+    /// The longest the deliveries go on after the run: an attempt, the pause, and the retry.
     public var drainBound: Duration { timeout * 2 + retryDelay }
 
-    /// Queues `message` for every webhook that lists its event, and returns at once.
+    /// Queues `message` for every webhook that lists its event, and returns at once. After the
+    /// queues are finished (at the end of ``delivering(clock:during:)`` or ``drain(clock:)``) a
+    /// message is dropped.
     public func send(_ message: WebhookMessage) {
-        let targets = subscriptions.indices.filter { subscriptions[$0].events.contains(message.event) }
-        guard !targets.isEmpty else { return }
+        let listing = webhooks.filter { $0.events.contains(message.event) }
+        guard !listing.isEmpty else { return }
         let clean = message.redacted(by: redactor)
         guard let body = try? Self.encoder.encode(clean) else { return }  // plain strings and numbers always encode
-        for index in targets {
-            let loop = client.eventLoopGroup.any()
-            let done = loop.makePromise(of: Void.self)
-            // Swap in this delivery as the chain's new end under the lock, but chain outside it:
-            // a future that has already completed runs its callback at once, and that callback
-            // takes the lock.
-            let (ticket, previous) = state.withLock { state in
-                let ticket = state.nextTicket
-                state.nextTicket += 1
-                state.pending[ticket] = Pending(subscription: index, message: clean, body: body)
-                let previous = state.tails[index]
-                state.tails[index] = done.futureResult
-                return (ticket, previous)
-            }
-            guard let previous else {
-                deliver(ticket, on: loop).cascade(to: done)
-                continue
-            }
-            previous.whenComplete { _ in self.deliver(ticket, on: loop).cascade(to: done) }
-        }
+        let queued = Queued(message: clean, body: ByteBuffer(bytes: body))
+        for webhook in listing { webhook.continuation.yield(queued) }
     }
 
-    /// Waits for every queued delivery, at most ``drainBound``, and returns the failures since
-    /// the last drain. Deliveries still outstanding at the bound are cancelled and returned as
-    /// failures; the notifier can be used again afterwards.
-    public func drain() async -> [WebhookFailure] {
-        let tails = state.withLock { $0.tails.compactMap { $0 } }
-        if !tails.isEmpty {
-            let loop = client.eventLoopGroup.any()
-            let finished = loop.makePromise(of: Bool.self)
-            EventLoopFuture.andAllComplete(tails, on: loop).whenComplete { _ in finished.succeed(true) }
-            // Completing a promise twice is a no-op in NIO: whichever comes first wins.
-            let timer = loop.scheduleTask(in: TimeAmount(drainBound)) { finished.succeed(false) }
-            let inTime = (try? await finished.futureResult.get()) ?? false
-            timer.cancel()
-            if !inTime { abandonOutstanding() }
+    /// Runs `body` while a child task per webhook delivers what is sent, in order; then
+    /// finishes the queues and waits for what is outstanding at most ``drainBound`` on `clock`
+    /// (whether `body` returned or threw), gives up on the rest, and returns what `body` returned
+    /// or throws what it threw. Call it once: the queues stay finished.
+    public func delivering<T, C: Clock>(clock: C, during body: () async throws -> T) async throws -> T where C.Duration == Duration {
+        var outcome: Result<T, any Error>?
+        _ = await runDeliveries(clock: clock) {
+            do {
+                outcome = .success(try await body())
+            } catch {
+                outcome = .failure(error)
+            }
         }
-        return state.withLock { state in
-            defer { state.failures = [] }
-            return state.failures
-        }
+        guard let outcome else { preconditionFailure("the deliveries ended without running their body") }
+        return try outcome.get()
+    }
+
+    /// Finishes the queues and delivers what they hold, at most ``drainBound`` on `clock`, then
+    /// gives up on the rest. Returns every failure, each webhook's in the order of its messages,
+    /// the webhooks in the runbook's order; each was also logged and given to `onFailure`.
+    public func drain<C: Clock>(clock: C) async -> [WebhookFailure] where C.Duration == Duration {
+        await runDeliveries(clock: clock) {}
     }
 
     // MARK: Delivery
 
-    /// Sends one queued message, retrying once; the future always succeeds.
-    private func deliver(_ ticket: Int, on loop: any EventLoop) -> EventLoopFuture<Void> {
-        guard let pending = state.withLock({ state -> Pending? in
-            state.pending[ticket]?.attempts += 1
-            return state.pending[ticket]
-        }) else { return loop.makeSucceededVoidFuture() }  // abandoned by a drain that ran out of time
-        let subscription = subscriptions[pending.subscription]
-        guard var headed = subscription.request else {
-            fail(ticket, reason: subscription.problem ?? "not a usable URL")
-            return loop.makeSucceededVoidFuture()
+    /// The deliveries' task group: a child per webhook, and once `body` is done a child that
+    /// waits out the bound. Whichever ends first, all the deliveries or the bound, ends the rest.
+    private func runDeliveries<C: Clock>(clock: C, whileRunning body: () async -> Void) async -> [WebhookFailure] where C.Duration == Duration {
+        guard !webhooks.isEmpty else {
+            await body()
+            return []
         }
-        headed.body = .bytes(pending.body)
-        headed.headers.add(name: "X-Sluice-Event", value: pending.message.event)
-        let task = client.execute(
-            request: headed, delegate: ResponseAccumulator(request: headed, maxBodySize: 1 << 20),
-            eventLoop: .delegate(on: loop), deadline: .now() + TimeAmount(timeout))
-        state.withLock { $0.inFlight[ticket] = task }
-        return task.futureResult
-            .map { response -> String? in
-                (200..<300).contains(Int(response.status.code)) ? nil : "HTTP \(response.status.code)"
+        return await withTaskGroup(of: (webhook: Int, failures: [WebhookFailure])?.self) { group in
+            for index in webhooks.indices {
+                group.addTask { (index, await self.deliverQueue(of: index, clock: clock)) }
             }
-            .recover { error in self.describe(error) }
-            .flatMap { problem -> EventLoopFuture<Void> in
-                let attempts = self.state.withLock { state -> Int? in
-                    state.inFlight[ticket] = nil
-                    if problem == nil { state.pending[ticket] = nil }
-                    return state.pending[ticket]?.attempts
-                }
-                guard let problem, let attempts else { return loop.makeSucceededVoidFuture() }
-                guard attempts < 2 else {
-                    self.fail(ticket, reason: problem)
-                    return loop.makeSucceededVoidFuture()
-                }
-                return loop.scheduleTask(in: TimeAmount(self.retryDelay)) {}.futureResult
-                    .flatMap { self.deliver(ticket, on: loop) }
+            await body()
+            finish()
+            let bound = drainBound
+            group.addTask {
+                try? await clock.sleep(for: bound)
+                return nil
             }
-    }
-
-    /// Records `ticket` as failed (once) and logs it.
-    private func fail(_ ticket: Int, reason: String) {
-        let recorded = state.withLock { state -> WebhookFailure? in
-            guard let pending = state.pending.removeValue(forKey: ticket) else { return nil }
-            let recorded = failure(pending, reason: reason)
-            state.failures.append(recorded)
-            return recorded
-        }
-        if let recorded {
-            log(recorded.description)
-            onFailure?(recorded)
+            var failures: [Int: [WebhookFailure]] = [:]
+            for await ended in group {
+                guard let ended else {
+                    group.cancelAll()  // the bound passed: what is outstanding fails
+                    continue
+                }
+                failures[ended.webhook] = ended.failures
+                if failures.count == webhooks.count { group.cancelAll() }  // all delivered: the bound need not pass
+            }
+            return webhooks.indices.flatMap { failures[$0] ?? [] }
         }
     }
 
-    /// Gives up on every delivery still outstanding: the run is over and the bound has passed.
-    private func abandonOutstanding() {
-        let bound = RunbookDuration.format(drainBound)
-        let (abandoned, tasks) = state.withLock { state in
-            let abandoned = state.pending.sorted { $0.key < $1.key }.map { _, pending in
-                failure(pending, reason: pending.attempts == 0
-                    ? "not sent: the run ended and earlier notifications to this webhook were still outstanding after \(bound)"
-                    : "no answer by the end of the run and \(bound) more")
-            }
-            let tasks = Array(state.inFlight.values)
-            state.failures += abandoned
-            state.pending = [:]
-            state.inFlight = [:]
-            state.tails = Array(repeating: nil, count: state.tails.count)
-            return (abandoned, tasks)
-        }
-        for task in tasks { task.cancel() }
-        for failure in abandoned {
+    /// No more messages: each webhook's delivery ends once it has sent what is queued.
+    private func finish() {
+        for webhook in webhooks { webhook.continuation.finish() }
+    }
+
+    /// Delivers one webhook's messages one after another, and returns its failures. Cancelled
+    /// (the bound passed), it fails the message in flight and each one still queued: a cancelled
+    /// task's stream still hands out what it holds, then ends.
+    private func deliverQueue<C: Clock>(of index: Int, clock: C) async -> [WebhookFailure] where C.Duration == Duration {
+        let webhook = webhooks[index]
+        var failures: [WebhookFailure] = []
+        for await queued in webhook.queue {
+            guard let failure = await deliver(queued, to: webhook, clock: clock) else { continue }
+            failures.append(failure)
             log(failure.description)
-            onFailure?(failure)
+            // The audit store's append does not stop for cancellation, so a failure reported
+            // after the bound is recorded all the same.
+            await onFailure?(failure)
+        }
+        return failures
+    }
+
+    /// Sends one message, retrying once; nil when it was delivered, else why not.
+    private func deliver<C: Clock>(_ queued: Queued, to webhook: Webhook, clock: C) async -> WebhookFailure? where C.Duration == Duration {
+        let bound = RunbookDuration.format(drainBound)
+        guard !Task.isCancelled else {
+            return failure(queued, to: webhook, attempts: 0,
+                           reason: "not sent: the run ended and earlier notifications to this webhook were still outstanding after \(bound)")
+        }
+        guard var request = webhook.request else {
+            return failure(queued, to: webhook, attempts: 1, reason: webhook.problem ?? "not a usable URL")
+        }
+        request.body = .bytes(queued.body)
+        request.headers.add(name: "X-Sluice-Event", value: queued.message.event)
+        let abandoned = "no answer by the end of the run and \(bound) more"
+        var attempts = 0
+        while true {
+            attempts += 1
+            guard let problem = await attempt(request, clock: clock) else { return nil }
+            if Task.isCancelled { return failure(queued, to: webhook, attempts: attempts, reason: abandoned) }
+            if attempts == 2 { return failure(queued, to: webhook, attempts: attempts, reason: problem) }
+            try? await clock.sleep(for: retryDelay)
+            if Task.isCancelled { return failure(queued, to: webhook, attempts: attempts, reason: abandoned) }
         }
     }
 
-    private func failure(_ pending: Pending, reason: String) -> WebhookFailure {
-        let subscription = subscriptions[pending.subscription]
-        return WebhookFailure(
-            webhook: subscription.origin, location: subscription.location, event: pending.message.event,
-            seq: pending.message.seq, reason: redactor.redact(reason), attempts: pending.attempts)
+    /// One POST: nil when the webhook answered 2xx, else what went wrong. `clock` bounds the
+    /// whole attempt, the answer's body included; the client's own timeout, which ends the
+    /// request on its event loop, stops counting once the answer's head is in.
+    private func attempt<C: Clock>(_ request: HTTPClientRequest, clock: C) async -> String? where C.Duration == Duration {
+        let (client, timeout) = (client, timeout)
+        return await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    let response = try await client.execute(request, timeout: TimeAmount(timeout))
+                    _ = try await response.body.collect(upTo: Self.answerLimit)
+                    return (200..<300).contains(Int(response.status.code)) ? nil : "HTTP \(response.status.code)"
+                } catch {
+                    return self.describe(error)
+                }
+            }
+            group.addTask {
+                try? await clock.sleep(for: timeout)
+                return self.noAnswer
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
     }
+
+    private func failure(_ queued: Queued, to webhook: Webhook, attempts: Int, reason: String) -> WebhookFailure {
+        WebhookFailure(
+            webhook: webhook.origin, location: webhook.location, event: queued.message.event,
+            seq: queued.message.seq, reason: redactor.redact(reason), attempts: attempts)
+    }
+
+    private var noAnswer: String { "no answer within \(RunbookDuration.format(timeout))" }
 
     private func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            return "no answer within \(RunbookDuration.format(timeout))"
+            return noAnswer
         }
         return NetworkHealthProber.describe(error)
     }

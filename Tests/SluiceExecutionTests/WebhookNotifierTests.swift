@@ -43,7 +43,7 @@ struct WebhookNotifierTests {
         notifier.send(Self.message("step.finished", seq: 3, target: "web1", outcome: "succeeded"))
         notifier.send(Self.message("step.finished", seq: 4, target: "web2", outcome: "failed"))
         notifier.send(Self.message("run.finished", seq: 5, outcome: "completed_with_failures"))
-        let failures = await notifier.drain()
+        let failures = await notifier.drain(clock: ContinuousClock())
 
         // Then the listed ones arrived, in order, each a complete JSON object
         #expect(failures.isEmpty)
@@ -71,7 +71,7 @@ struct WebhookNotifierTests {
             notify: [SluiceCore.Notification(webhook: receiver.url, events: ["step.finished"], location: Self.here)],
             redactor: Redactor(secrets: ["hunter2"]), log: { _ in })
         notifier.send(Self.message("step.finished", seq: 1, target: "web-hunter2", outcome: "failed: token hunter2 refused"))
-        #expect(await notifier.drain().isEmpty)
+        #expect(await notifier.drain(clock: ContinuousClock()).isEmpty)
         let body = String(decoding: try #require(receiver.requests().first?.body), as: UTF8.self)
         #expect(!body.contains("hunter2"))
         #expect(body.contains("web-***"))
@@ -85,7 +85,7 @@ struct WebhookNotifierTests {
             redactor: .none, retryDelay: .milliseconds(50), log: { _ in })
         notifier.send(Self.message("run.finished", seq: 1, outcome: "succeeded"))
         // Then the retry delivers it: no failure, the same body twice
-        #expect(await notifier.drain().isEmpty)
+        #expect(await notifier.drain(clock: ContinuousClock()).isEmpty)
         let bodies = receiver.requests().map(\.body)
         #expect(bodies.count == 2)
         #expect(bodies.first == bodies.last)
@@ -98,7 +98,7 @@ struct WebhookNotifierTests {
             notify: [SluiceCore.Notification(webhook: receiver.url + "?token=abc", events: ["run.finished"], location: Self.here)],
             redactor: .none, retryDelay: .milliseconds(50), log: log.write)
         notifier.send(Self.message("run.finished", seq: 7, outcome: "succeeded"))
-        let failures = await notifier.drain()
+        let failures = await notifier.drain(clock: ContinuousClock())
         #expect(failures == [WebhookFailure(
             webhook: "http://127.0.0.1:\(receiver.port)", location: Self.here, event: "run.finished", seq: 7, reason: "HTTP 503", attempts: 2)])
         // The log names where the webhook is declared, and never its path or query
@@ -106,7 +106,7 @@ struct WebhookNotifierTests {
             "notifying http://127.0.0.1:\(receiver.port) (runbook.yaml:40:5) of run.finished #7 failed: HTTP 503 (tried 2 times); the run goes on",
         ])
         // A drain reports each failure once
-        #expect(await notifier.drain().isEmpty)
+        #expect(await notifier.drain(clock: ContinuousClock()).isEmpty)
     }
 
     @Test func aClosedPortFailsQuickly() async throws {
@@ -120,11 +120,40 @@ struct WebhookNotifierTests {
         // When two events are sent and drained
         notifier.send(Self.message("run.started", seq: 1))
         notifier.send(Self.message("run.finished", seq: 2))
-        let failures = await notifier.drain()
+        let failures = await notifier.drain(clock: ContinuousClock())
         // Then both failed after their retry, long before the timeout
         #expect(failures.map(\.event) == ["run.started", "run.finished"])
         #expect(failures.allSatisfy { $0.reason == "connection refused" && $0.attempts == 2 })
         #expect(clock.now - started < .seconds(3))
+    }
+
+    struct RunFailed: Error {}
+
+    @Test func messagesGoOutWhileTheRunGoesOnAndTheRunsOwnErrorComesOutAfterTheDeliveries() async throws {
+        // Given a webhook, and a run that sends run.started, goes on until the webhook has it,
+        // then sends run.finished and fails
+        let receiver = try await WebhookReceiver()
+        let notifier = WebhookNotifier(
+            notify: [SluiceCore.Notification(webhook: receiver.url, events: ["run.started", "run.finished"], location: Self.here)],
+            redactor: .none, log: { _ in })
+
+        // When the run is carried out while delivering
+        await #expect(throws: RunFailed.self) {
+            try await notifier.delivering(clock: ContinuousClock()) {
+                notifier.send(Self.message("run.started", seq: 1))
+                for _ in 0..<500 where receiver.requests().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+                // Then the first message arrived while the run was still going on
+                #expect(receiver.messages().map { $0["event"] as? String } == ["run.started"])
+                notifier.send(Self.message("run.finished", seq: 2))
+                throw RunFailed()
+            }
+        }
+
+        // And the last one was delivered before the run's error came out; nothing goes out after
+        #expect(receiver.messages().map { $0["event"] as? String } == ["run.started", "run.finished"])
+        notifier.send(Self.message("run.finished", seq: 3))
+        #expect(await notifier.drain(clock: ContinuousClock()).isEmpty)
+        #expect(receiver.requests().count == 2)
     }
 
     @Test func aServerThatNeverAnswersIsAbandonedAtTheBoundWhileAnotherWebhookGetsEverything() async throws {
@@ -145,7 +174,7 @@ struct WebhookNotifierTests {
         notifier.send(Self.message("stage.finished", seq: 2))
         notifier.send(Self.message("run.finished", seq: 3))
         let started = clock.now
-        let failures = await notifier.drain()
+        let failures = await notifier.drain(clock: ContinuousClock())
         let waited = clock.now - started
 
         // Then the drain gave up at its bound: the first event was tried twice and timed out

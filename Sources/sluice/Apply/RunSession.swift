@@ -7,11 +7,13 @@ import SluiceExecution
 import Synchronization
 
 /// Carries out a run for `apply`, `resume` and `rollback`: the engine with its display, the
-/// locks' heartbeat and Ctrl-C/SIGTERM handling; then the run's end (locks released,
-/// `run.finished`, the summary and the exit status).
+/// locks' heartbeat, Ctrl-C/SIGTERM handling and the webhooks' deliveries; then the run's end
+/// (locks released, `run.finished`, the summary and the exit status).
 struct RunSession {
     let store: AuditStore
     let journal: RunJournal
+    /// The runbook's webhooks, which `journal` tells of its events; nil when none are listed.
+    let webhooks: WebhookRunObserver?
     let plan: Plan
     let style: TerminalStyle
     let json: Bool
@@ -81,8 +83,26 @@ struct RunSession {
             detail: ["host": .string(ProcessProbe.hostName), "processes": .array(processes)])
     }
 
+    /// Runs the engine from `start` to the run's end, showing progress, and ends the run
+    /// (``finish(_:)``). The webhooks are told of the run's events meanwhile, by
+    /// ``notifying(_:)``, up to `run.finished`.
+    func carryOut(from start: RolloutEngine<ContinuousClock>.Start = .beginning, mode: String = "apply") async throws {
+        let ending = try await notifying {
+            try await end(try await drive(from: start, mode: mode))
+        }
+        try await finish(ending)
+    }
+
+    /// Runs `body` while a child task delivers to the webhooks what the journal commits (what it
+    /// committed before waits in their queues); then waits for what is outstanding, at most the
+    /// notifier's bound, before it returns or throws what `body` did.
+    func notifying<T>(_ body: () async throws -> T) async throws -> T {
+        guard let webhooks else { return try await body() }
+        return try await webhooks.delivering(clock: ContinuousClock(), during: body)
+    }
+
     /// Runs the engine from `start` to the run's end, showing progress, and returns how it ended.
-    func carryOut(from start: RolloutEngine<ContinuousClock>.Start = .beginning, mode: String = "apply") async throws -> RolloutMachine.RunResult {
+    private func drive(from start: RolloutEngine<ContinuousClock>.Start, mode: String) async throws -> RolloutMachine.RunResult {
         let progress = ProgressLines(style: style)
         let (asJSON, runID) = (json, runID)
         // On a terminal a live status line sits under the event lines; elsewhere, plain lines.
@@ -161,9 +181,17 @@ struct RunSession {
         }
     }
 
-    /// Ends the run: releases its locks (a halted run keeps them), records `run.finished`, prints
-    /// the summary, and exits with the run's status.
-    func finish(_ result: RolloutMachine.RunResult) async throws {
+    /// How a run ended, as ``end(_:)`` recorded it.
+    struct Ending {
+        var result: RolloutMachine.RunResult
+        var outcome: RunOutcome
+        var failed: [String]
+        var incomplete: [String]
+        var finished: RecordedEvent
+    }
+
+    /// Releases the run's locks (a halted run keeps them) and records `run.finished`.
+    private func end(_ result: RolloutMachine.RunResult) async throws -> Ending {
         let outcome = result.outcome
         let names = plan.targets.map(\.name)
         let failed = result.failedTargets.map { names[$0] }
@@ -174,6 +202,13 @@ struct RunSession {
         let finished = try await journal.record(
             .runFinished, status: outcome.rawValue,
             detail: ["failed_targets": .array(failed.map(JSONValue.string)), "incomplete_rollbacks": .array(incomplete.map(JSONValue.string))])
+        return Ending(result: result, outcome: outcome, failed: failed, incomplete: incomplete, finished: finished)
+    }
+
+    /// Finishes the ended run in the store, releases its lease, prints the summary, and exits with
+    /// the run's status.
+    private func finish(_ ending: Ending) async throws {
+        let (result, outcome, failed, incomplete, finished) = (ending.result, ending.outcome, ending.failed, ending.incomplete, ending.finished)
         _ = try await store.finishRun(runID, outcome: outcome)
         try? await store.releaseRunLease(runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID)
 

@@ -2,28 +2,26 @@ import Foundation
 import SluiceAudit
 import SluiceCore
 import SluiceExecution
-import Synchronization
 
 /// Sends a run's events to the runbook's webhooks as the journal commits them (so that
 /// `run.started` and `run.finished` go out as well as the engine's events), and audits each
 /// failure to notify as `notify.failed` as soon as it is known, so that a runner killed later
-/// loses none. When the run has finished it waits, bounded, for what is outstanding. A failure to
-/// notify never fails the run.
+/// loses none. A failure to notify never fails the run.
+///
+/// Observing only queues a message; the deliveries run in ``delivering(clock:during:)``, which
+/// `RunSession` wraps around the run up to `run.finished`.
 struct WebhookRunObserver: RunObserver {
     let runbookID: String
     let notifier: WebhookNotifier
-    let failures: FailureAudit
 
     /// `nil` when the runbook has no `notify` entries. `audit` is the run's journal without an
     /// observer (a `notify.failed` is never itself notified); its redactor cleans every message.
     init?(runbook: Runbook, audit: RunJournal) {
         guard !runbook.notify.isEmpty else { return nil }
         runbookID = runbook.id
-        let failures = FailureAudit(journal: audit)
-        self.failures = failures
         notifier = WebhookNotifier(
             notify: runbook.notify, redactor: audit.redactor, log: { Console.error("warning: \($0)") },
-            onFailure: { failures.record($0) })
+            onFailure: { await Self.record($0, in: audit) })
     }
 
     func observe(_ event: RecordedEvent) {
@@ -33,55 +31,38 @@ struct WebhookRunObserver: RunObserver {
             hash: event.hash))
     }
 
-    func runFinished() async {
-        _ = await notifier.drain()  // each failure, abandoned ones included, went to `failures`
-        await failures.settle()
+    /// Runs `body` while the webhooks are told of what the journal commits; then waits for what
+    /// is outstanding at most the notifier's bound on `clock`, each failure audited.
+    func delivering<T, C: Clock>(clock: C, during body: () async throws -> T) async throws -> T where C.Duration == Duration {
+        try await notifier.delivering(clock: clock, during: body)
+    }
+
+    /// Records `failure` as the run's `notify.failed`; a store that fails is only warned about.
+    static func record(_ failure: WebhookFailure, in audit: RunJournal) async {
+        var detail: [String: JSONValue] = [
+            "webhook": .string(failure.webhook), "declared_at": .string(failure.location.description),
+            "event": .string(failure.event), "reason": .string(failure.reason), "attempts": .integer(Int64(failure.attempts)),
+        ]
+        if let seq = failure.seq { detail["event_seq"] = .integer(seq) }
+        do {
+            try await audit.record(.notifyFailed, status: "failed", detail: detail)
+        } catch {
+            Console.error("warning: could not audit the failed notification of \(failure.event) to \(failure.webhook): \(error)")
+        }
     }
 }
 
 extension RunJournal {
-    /// The journal of `runID` whose committed events also go to `runbook`'s webhooks, if it has any.
-    static func notifying(_ runbook: Runbook, store: AuditStore, runID: RunID, actor: String, variables: ResolvedVariables) -> RunJournal {
+    /// The journal of `runID` whose committed events also go to `runbook`'s webhooks, if it has
+    /// any, and those webhooks, for `RunSession` to deliver to.
+    static func notifying(
+        _ runbook: Runbook, store: AuditStore, runID: RunID, actor: String, variables: ResolvedVariables
+    ) -> (journal: RunJournal, webhooks: WebhookRunObserver?) {
         let audit = RunJournal(store: store, runID: runID, actor: actor, redactor: variables.redactor)
-        return RunJournal(
-            store: store, runID: runID, actor: actor, redactor: variables.redactor,
-            observer: WebhookRunObserver(runbook: runbook, audit: audit), secrets: variables.secretValues)
-    }
-}
-
-/// Records failures to notify in the audit store as they happen, each in a task of its own (the
-/// notifier reports them on its event loop, which must not wait for the store).
-final class FailureAudit: Sendable {
-    let journal: RunJournal
-    private let recording = Mutex<[Task<Void, Never>]>([])
-
-    init(journal: RunJournal) {
-        self.journal = journal
-    }
-
-    func record(_ failure: WebhookFailure) {
-        let journal = journal
-        let task = Task {
-            var detail: [String: JSONValue] = [
-                "webhook": .string(failure.webhook), "declared_at": .string(failure.location.description),
-                "event": .string(failure.event), "reason": .string(failure.reason), "attempts": .integer(Int64(failure.attempts)),
-            ]
-            if let seq = failure.seq { detail["event_seq"] = .integer(seq) }
-            do {
-                try await journal.record(.notifyFailed, status: "failed", detail: detail)
-            } catch {
-                Console.error("warning: could not audit the failed notification of \(failure.event) to \(failure.webhook): \(error)")
-            }
-        }
-        recording.withLock { $0.append(task) }
-    }
-
-    /// Waits until every failure reported so far is in the store.
-    func settle() async {
-        let tasks = recording.withLock { tasks in
-            defer { tasks = [] }
-            return tasks
-        }
-        for task in tasks { await task.value }
+        let webhooks = WebhookRunObserver(runbook: runbook, audit: audit)
+        let journal = RunJournal(
+            store: store, runID: runID, actor: actor, redactor: variables.redactor, observer: webhooks,
+            secrets: variables.secretValues)
+        return (journal, webhooks)
     }
 }

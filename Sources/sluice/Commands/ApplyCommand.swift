@@ -56,11 +56,13 @@ struct ApplyCommand: AsyncParsableCommand {
 
         try await store.createRun(RunbookInputs.runRecord(
             runID, of: runbookValue, mode: .apply, actor: actor, contentHash: content.hash, startedAt: planned.createdAt))
-        let journal = RunJournal.notifying(runbookValue, store: store, runID: runID, actor: actor, variables: variables)
-        let session = RunSession(store: store, journal: journal, plan: planned, style: style, json: start.json)
+        let (journal, webhooks) = RunJournal.notifying(runbookValue, store: store, runID: runID, actor: actor, variables: variables)
+        let session = RunSession(store: store, journal: journal, webhooks: webhooks, plan: planned, style: style, json: start.json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
-            let finished = try await journal.record(.runFinished, status: RunOutcome.refused.rawValue, detail: ["reason": "targets locked by another run"])
+            let finished = try await session.notifying {
+                try await journal.record(.runFinished, status: RunOutcome.refused.rawValue, detail: ["reason": "targets locked by another run"])
+            }
             _ = try await store.finishRun(runID, outcome: .refused)
             Console.line(ProgressLines.auditLine(runID: runID, head: AuditAnchor(finished)))
             throw ExitCode(4)
@@ -74,7 +76,7 @@ struct ApplyCommand: AsyncParsableCommand {
             "targets": .integer(Int64(planned.targets.count)), "journal_sha256": .string(journalHash),
         ])
         Console.line("Run \(runID): applying \(runbookValue.id.escapedForTerminal) to \(planned.targets.count) target\(planned.targets.count == 1 ? "" : "s") in \(planned.stages.count) stage\(planned.stages.count == 1 ? "" : "s")")
-        try await session.finish(try await session.carryOut())
+        try await session.carryOut()
     }
 
     /// Refuses (exit 4) when the window is closed or a freeze is on, when a required approval is

@@ -92,8 +92,8 @@ struct ResumeCommand: AsyncParsableCommand {
         try await ApplyCommand.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: past.store, actor: actor, overrideWindow: start.overrideWindow)
         try ApplyCommand.confirm(plan, yes: start.yes, verb: "Resume run \(past.id) of")
 
-        let journal = RunJournal.notifying(runbook, store: past.store, runID: past.id, actor: actor, variables: variables)
-        let session = RunSession(store: past.store, journal: journal, plan: plan, style: style, json: start.json)
+        let (journal, webhooks) = RunJournal.notifying(runbook, store: past.store, runID: past.id, actor: actor, variables: variables)
+        let session = RunSession(store: past.store, journal: journal, webhooks: webhooks, plan: plan, style: style, json: start.json)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
             throw ExitCode(4)
@@ -115,6 +115,6 @@ struct ResumeCommand: AsyncParsableCommand {
             + (owed.isEmpty ? "" : "; first finishing the rollback of \(owed.joined(separator: ", ")), which failed")
             + (inDoubt.isEmpty ? "" : "; running again the step\(inDoubt.count == 1 ? "" : "s") in doubt: \(inDoubt.joined(separator: ", "))"))
             .escapedForTerminal)
-        try await session.finish(try await session.carryOut(from: .resuming(progress, backups: backups)))
+        try await session.carryOut(from: .resuming(progress, backups: backups))
     }
 }

@@ -58,7 +58,8 @@ struct RollbackCommand: AsyncParsableCommand {
         try past.refuseUnaccounted(by: plan, checkingSteps: true)
         let webhooks = Self.webhooks(of: plan, audit: RunJournal(store: past.store, runID: past.id, actor: actor, redactor: redactor))
         let journal = RunJournal(store: past.store, runID: past.id, actor: actor, redactor: redactor, observer: webhooks.observer)
-        let session = RunSession(store: past.store, journal: journal, plan: plan, style: TerminalStyle(enabled: output.useColor), json: json)
+        let session = RunSession(
+            store: past.store, journal: journal, webhooks: webhooks.observer, plan: plan, style: TerminalStyle(enabled: output.useColor), json: json)
         let backups = try await past.verifiedBackups(journal: planJournal)
         if let refusal = try await session.lockTargets() {
             Console.fail(refusal)
@@ -68,7 +69,7 @@ struct RollbackCommand: AsyncParsableCommand {
         try await past.takeOver(journal)
         try await journal.record(.rollbackRequested, detail: ["reason": .string(reason ?? ""), "was": .string(past.state)])
         Console.line("Run \(past.id): rolling back \(plan.runbook.id.escapedForTerminal) from its journal")
-        try await session.finish(try await session.carryOut(from: .rollingBack(past.progress, backups: backups), mode: "rollback"))
+        try await session.carryOut(from: .rollingBack(past.progress, backups: backups), mode: "rollback")
     }
 
     /// The webhooks of the runbook where the run found it, as it reads now: the rollback's events
