@@ -8,7 +8,7 @@ public struct RunEvent: Sendable, Equatable {
     public var target: String?
     public var stage: String?
     public var step: String?
-    public var status: String?
+    public var status: EventStatus?
     public var exitCode: Int32?
     public var duration: Duration?
     /// `command` (as shown, secrets masked), `output` (the end of it, redacted), `reason`, ...
@@ -19,7 +19,7 @@ public struct RunEvent: Sendable, Equatable {
     public var mayWaitForNextEvent = false
 
     public init(
-        _ kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil,
+        _ kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: EventStatus? = nil,
         exitCode: Int32? = nil, duration: Duration? = nil, detail: [String: String] = [:]
     ) {
         self.kind = kind
@@ -124,7 +124,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                         }
                     case .finishStage(let stage, let failures):
                         run.activeStage.withLock { $0 = nil }
-                        await note(RunEvent(.stageFinished, stage: plan.stages[stage].name, status: failures == 0 ? "succeeded" : "completed_with_failures", detail: ["failures": "\(failures)"]))
+                        await note(RunEvent(.stageFinished, stage: plan.stages[stage].name, status: failures == 0 ? .succeeded : .completedWithFailures, detail: ["failures": "\(failures)"]))
                     case .abandonStage(let stage, let failures, let reason):
                         run.activeStage.withLock { $0 = nil }
                         // Failed when the stage itself went wrong; stopped when it was stopped from outside.
@@ -133,7 +133,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                         default: false
                         }
                         await note(RunEvent(
-                            .stageFinished, stage: plan.stages[stage].name, status: failedItself ? "failed" : "stopped",
+                            .stageFinished, stage: plan.stages[stage].name, status: failedItself ? .failed : .stopped,
                             detail: ["failures": "\(failures)", "reason": Self.describe(reason, plan)]))
                     case .startRollback(let reason):
                         run.activeStage.withLock { $0 = nil }
@@ -313,7 +313,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 // Undoing a target another run now holds would change it under that run: the
                 // step stays to undo, for `sluice rollback` once the target is free again.
                 await note(RunEvent(
-                    .rollbackStepFinished, target: planned.name, stage: stage, step: plannedStep.name, status: "failed",
+                    .rollbackStepFinished, target: planned.name, stage: stage, step: plannedStep.name, status: .failed,
                     detail: ["result": "not undone: the run lost its lock on \(planned.name) (\(why))"]))
                 complete = false
                 continue
@@ -346,7 +346,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 let result = await commands.run(CommandRequest(command: command, workingDirectory: context.directory, environment: context.environment, redactor: redactor))
                 passed = passed && result.succeeded
                 await note(RunEvent(
-                    .preflightFinished, target: entry.target.name, step: check.name, status: result.succeeded ? "succeeded" : "failed",
+                    .preflightFinished, target: entry.target.name, step: check.name, status: EventStatus(succeeded: result.succeeded),
                     exitCode: result.exitCode, duration: result.duration,
                     detail: ["command": check.command.display, "output": result.output]))
             }
@@ -359,7 +359,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
     private func cutoffReached(_ run: Run, before stage: Int) async -> Bool {
         guard let lastStart = run.plan.window.lastStageStart, now() >= lastStart else { return false }
         await note(RunEvent(
-            .windowCutoff, stage: run.plan.stages[stage].name, status: "refused",
+            .windowCutoff, stage: run.plan.stages[stage].name, status: .refused,
             detail: ["last_stage_start": lastStart.ISO8601Format(), "reason": "less than the window's cutoff remains; the stage was not started"]))
         return true
     }
@@ -375,7 +375,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             if !result.succeeded {
                 passed = false
                 await note(RunEvent(
-                    .guardFailed, stage: run.plan.stages[stage].name, step: guardCheck.name, status: "failed",
+                    .guardFailed, stage: run.plan.stages[stage].name, step: guardCheck.name, status: .failed,
                     exitCode: result.exitCode, detail: ["command": guardCheck.check.display, "output": result.output]))
             }
         }
@@ -406,7 +406,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             let environment = ["SLUICE_RUN_ID": plan.runID, "SLUICE_MODE": pausing ? "apply" : "recovery", "SLUICE_STEP": hold.name]
             let result = await commands.run(CommandRequest(command: command, workingDirectory: plan.runbook.directory, environment: environment, redactor: redactor))
             await note(RunEvent(
-                pausing ? .holdPaused : .holdResumed, step: hold.name, status: result.succeeded ? "succeeded" : "failed",
+                pausing ? .holdPaused : .holdResumed, step: hold.name, status: EventStatus(succeeded: result.succeeded),
                 exitCode: result.exitCode, duration: result.duration,
                 detail: ["command": pausing ? hold.pause : hold.resume, "output": result.output]))
         }
@@ -454,7 +454,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         var detail = ["result": outcome.detail]
         if let output = outcome.commands.last?.output, !output.isEmpty { detail["output"] = output }
         return RunEvent(
-            kind, target: target, stage: stage, step: step, status: outcome.succeeded ? "succeeded" : "failed",
+            kind, target: target, stage: stage, step: step, status: EventStatus(succeeded: outcome.succeeded),
             exitCode: outcome.exitCode, duration: took, detail: detail)
     }
 

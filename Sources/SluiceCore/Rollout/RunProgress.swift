@@ -9,9 +9,9 @@ public struct RunProgress: Sendable, Equatable {
         public var target: String?
         public var stage: String?
         public var step: String?
-        public var status: String?
+        public var status: EventStatus?
 
-        public init(kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: String? = nil) {
+        public init(kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: EventStatus? = nil) {
             self.kind = kind
             self.target = target
             self.stage = stage
@@ -55,7 +55,7 @@ public struct RunProgress: Sendable, Equatable {
                 }
             case .stepFinished:
                 guard let target = event.target, let step = event.step else { continue }
-                if event.status == "succeeded" {
+                if event.status == .succeeded {
                     targets[target, default: Target()].finished.insert(step)
                 } else {
                     targets[target, default: Target()].failed = true
@@ -66,7 +66,7 @@ public struct RunProgress: Sendable, Equatable {
                 if event.kind == .rollbackStepStarted, let step = event.step {
                     targets[target, default: Target()].undoStarted.insert(step)
                 }
-                guard let step = event.step, event.status == "succeeded" else { continue }
+                guard let step = event.step, event.status == .succeeded else { continue }
                 if event.kind == .rollbackStepFinished { targets[target, default: Target()].undone.insert(step) }
                 if event.kind == .recoveryStepFinished { targets[target, default: Target()].recovered.insert(step) }
             case .rollbackStarted:
@@ -74,7 +74,7 @@ public struct RunProgress: Sendable, Equatable {
             case .stageFinished:
                 // A stage that stopped before its end (`failed`, `stopped`) is not finished: a
                 // resumed run goes on with it.
-                guard event.status != "failed", event.status != "stopped" else { continue }
+                guard event.status != .failed, event.status != .stopped else { continue }
                 if let stage = event.stage { finishedStages.insert(stage) }
             default:
                 continue

@@ -38,7 +38,7 @@ final class AuditRunRecorder: RunRecorder {
             detail[key] = .string(key == "output" ? EventDraft.outputTail(journal.redactor.redact(value)) : value)
         }
         let draft = journal.draft(
-            event.kind, target: event.target, stage: event.stage, step: event.step, status: event.status,
+            event.kind, target: event.target, stage: event.stage, step: event.step, status: event.status?.rawValue,
             exitCode: event.exitCode.map(Int.init), durationMilliseconds: event.duration.map { Int64($0.timeInterval * 1000) },
             detail: detail)
         if event.mayWaitForNextEvent {
@@ -92,9 +92,9 @@ struct ProgressLines: Sendable {
         let who = [event.target, event.step].compactMap { $0 }.joined(separator: " / ").escapedForTerminal
         let status = event.status.map { status in
             switch status {
-            case "succeeded": style.green(status)
-            case "failed": style.red(status)
-            default: status.escapedForTerminal
+            case .succeeded: style.green(status.rawValue)
+            case .failed: style.red(status.rawValue)
+            default: status.rawValue
             }
         } ?? ""
         let result = event.detail["result"].map { " (\($0.escapedForTerminal))" } ?? ""
@@ -119,7 +119,7 @@ struct ProgressLines: Sendable {
         if let target = event.target { object["target"] = target }
         if let stage = event.stage { object["stage"] = stage }
         if let step = event.step { object["step"] = step }
-        if let status = event.status { object["status"] = status }
+        if let status = event.status { object["status"] = status.rawValue }
         if let exitCode = event.exitCode { object["exit_code"] = Int(exitCode) }
         if let duration = event.duration { object["duration_ms"] = Int(duration.timeInterval * 1000) }
         if !event.detail.isEmpty { object["detail"] = event.detail }

@@ -62,7 +62,7 @@ final class LiveStatus: Sendable {
             case .stepFinished:
                 guard let target = event.target else { break }
                 state.stepsFinished[target, default: 0] += 1
-                if event.status == "failed" {
+                if event.status == .failed {
                     state.failed.insert(target)
                     state.running[target] = nil
                 } else if state.stepsFinished[target] == steps[target] {

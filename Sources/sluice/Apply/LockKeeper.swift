@@ -65,7 +65,7 @@ struct LockKeeper {
         guard !lost.isEmpty else { return }
         for (target, why) in lost.sorted(by: { $0.key < $1.key }) {
             Console.note("lock lost on \(target): \(why). No further step starts on \(target); the run halts.")
-            _ = try? await journal.record(.lockLost, target: target, status: "lost", detail: ["reason": .string(why)])
+            _ = try? await journal.record(.lockLost, target: target, status: EventStatus.lost.rawValue, detail: ["reason": .string(why)])
         }
         stop.loseLocks(lost)
     }

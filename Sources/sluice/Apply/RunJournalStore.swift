@@ -47,7 +47,7 @@ enum RunJournalStore {
     static func progress(from events: [RecordedEvent]) -> RunProgress {
         // A kind this version does not know (a newer Sluice wrote it) says nothing about progress.
         RunProgress(events: events.compactMap { event in
-            event.eventKind.map { RunProgress.Event(kind: $0, target: event.target, stage: event.stage, step: event.step, status: event.status) }
+            event.eventKind.map { RunProgress.Event(kind: $0, target: event.target, stage: event.stage, step: event.step, status: event.status.flatMap(EventStatus.init)) }
         })
     }
 

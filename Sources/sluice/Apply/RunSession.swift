@@ -79,7 +79,7 @@ struct RunSession {
             ])
         }
         _ = try await journal.record(
-            .processTerminated, status: stopped.killed.isEmpty ? "terminated" : "killed",
+            .processTerminated, status: (stopped.killed.isEmpty ? EventStatus.terminated : .killed).rawValue,
             detail: ["host": .string(ProcessProbe.hostName), "processes": .array(processes)])
     }
 
@@ -248,7 +248,7 @@ struct RunSession {
     /// Each rollback or recovery step that failed, as `target / step: what happened`.
     static func unfinishedUndo(in store: AuditStore, runID: RunID) async throws -> [String] {
         try await store.events(of: runID).filter {
-            ($0.eventKind == .rollbackStepFinished || $0.eventKind == .recoveryStepFinished) && $0.status == "failed"
+            ($0.eventKind == .rollbackStepFinished || $0.eventKind == .recoveryStepFinished) && $0.status == EventStatus.failed.rawValue
         }.map { event in
             let what = event.eventKind == .recoveryStepFinished ? "recovery" : "rollback"
             let result = event.detailMembers["result"] ?? "failed"

@@ -45,7 +45,7 @@ struct WebhookRunObserver: RunObserver {
         ]
         if let seq = failure.seq { detail["event_seq"] = .integer(seq) }
         do {
-            try await audit.record(.notifyFailed, status: "failed", detail: detail)
+            try await audit.record(.notifyFailed, status: EventStatus.failed.rawValue, detail: detail)
         } catch {
             Console.error("warning: could not audit the failed notification of \(failure.event) to \(failure.webhook): \(error)")
         }

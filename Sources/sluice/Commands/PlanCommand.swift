@@ -102,7 +102,7 @@ struct PlanCommand: AsyncParsableCommand {
         // Which shared freezes the window verdict took into account.
         if let calendar = calendarOptions.resolvedCalendarPath { detail["calendar"] = .string(calendar) }
         _ = try await store.append(EventDraft(
-            runID: runID, actor: actor, kind: .planRecorded, status: summary.ready ? "ready" : "not_ready", detail: detail),
+            runID: runID, actor: actor, kind: .planRecorded, status: (summary.ready ? EventStatus.ready : .notReady).rawValue, detail: detail),
             redactor: redactor)
         _ = try await store.finishRun(runID, outcome: summary.ready ? .succeeded : .checksFailed)
         let approvals = try await store.approvals(runbookID: runbook.id, contentHash: plan.content.hash)

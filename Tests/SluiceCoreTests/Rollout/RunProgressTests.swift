@@ -27,12 +27,12 @@ struct RunProgressTests {
     }
 
     /// The events of web1 applying `config` and `deploy`, then `deploy` failing, then `undo`.
-    static func progress(undo: [(kind: EventKind, step: String, status: String?)]) -> RunProgress {
+    static func progress(undo: [(kind: EventKind, step: String, status: EventStatus?)]) -> RunProgress {
         let applied: [RunProgress.Event] = [
             .init(kind: .stepStarted, target: "web1", step: "config"),
-            .init(kind: .stepFinished, target: "web1", step: "config", status: "succeeded"),
+            .init(kind: .stepFinished, target: "web1", step: "config", status: .succeeded),
             .init(kind: .stepStarted, target: "web1", step: "deploy"),
-            .init(kind: .stepFinished, target: "web1", step: "deploy", status: "failed"),
+            .init(kind: .stepFinished, target: "web1", step: "deploy", status: .failed),
         ]
         return RunProgress(events: applied + undo.map { .init(kind: $0.kind, target: "web1", step: $0.step, status: $0.status) })
     }
@@ -55,10 +55,10 @@ struct RunProgressTests {
 
     @Test func aStageThatStoppedBeforeItsEndIsNotFinished() {
         let progress = RunProgress(events: [
-            .init(kind: .stageFinished, stage: "canary", status: "succeeded"),
-            .init(kind: .stageFinished, stage: "wave", status: "completed_with_failures"),
-            .init(kind: .stageFinished, stage: "rest", status: "failed"),
-            .init(kind: .stageFinished, stage: "last", status: "stopped"),
+            .init(kind: .stageFinished, stage: "canary", status: .succeeded),
+            .init(kind: .stageFinished, stage: "wave", status: .completedWithFailures),
+            .init(kind: .stageFinished, stage: "rest", status: .failed),
+            .init(kind: .stageFinished, stage: "last", status: .stopped),
         ])
         #expect(progress.finishedStages == ["canary", "wave"])
     }
@@ -66,16 +66,16 @@ struct RunProgressTests {
     @Test func stepsAlreadyUndoneAreNeverUnaccounted() throws {
         let progress = RunProgress(events: [
             .init(kind: .stepStarted, target: "gone", step: "config"),
-            .init(kind: .rollbackStepFinished, target: "gone", step: "config", status: "succeeded"),
+            .init(kind: .rollbackStepFinished, target: "gone", step: "config", status: .succeeded),
         ])
         #expect(progress.unaccounted(in: try Self.plan(), checkingSteps: true).isEmpty)
     }
 
     @Test func aTargetWhoseUndoAndRecoveryFinishedIsRolledBack() throws {
         let progress = Self.progress(undo: [
-            (.rollbackStepStarted, "deploy", nil), (.rollbackStepFinished, "deploy", "succeeded"),
-            (.rollbackStepStarted, "config", nil), (.rollbackStepFinished, "config", "succeeded"),
-            (.recoveryStepFinished, "up", "succeeded"),
+            (.rollbackStepStarted, "deploy", nil), (.rollbackStepFinished, "deploy", .succeeded),
+            (.rollbackStepStarted, "config", nil), (.rollbackStepFinished, "config", .succeeded),
+            (.recoveryStepFinished, "up", .succeeded),
         ])
         let target = try Self.target()
         #expect(progress.isRolledBack(target))
@@ -85,7 +85,7 @@ struct RunProgressTests {
     @Test func aRollbackCutShortIsUnfinishedAndKeepsWhatWasUndone() throws {
         // The runner died while undoing `config`, after `deploy` was undone.
         let progress = Self.progress(undo: [
-            (.rollbackStepStarted, "deploy", nil), (.rollbackStepFinished, "deploy", "succeeded"),
+            (.rollbackStepStarted, "deploy", nil), (.rollbackStepFinished, "deploy", .succeeded),
             (.rollbackStepStarted, "config", nil),
         ])
         let target = try Self.target()
@@ -97,12 +97,12 @@ struct RunProgressTests {
     @Test func aFailedUndoOrAMissingRecoveryLeavesTheRollbackUnfinished() throws {
         let target = try Self.target()
         let failedUndo = Self.progress(undo: [
-            (.rollbackStepFinished, "deploy", "failed"), (.rollbackStepFinished, "config", "succeeded"),
-            (.recoveryStepFinished, "up", "succeeded"),
+            (.rollbackStepFinished, "deploy", .failed), (.rollbackStepFinished, "config", .succeeded),
+            (.recoveryStepFinished, "up", .succeeded),
         ])
         #expect(failedUndo.owesRollback(target))
         let noRecovery = Self.progress(undo: [
-            (.rollbackStepFinished, "deploy", "succeeded"), (.rollbackStepFinished, "config", "succeeded"),
+            (.rollbackStepFinished, "deploy", .succeeded), (.rollbackStepFinished, "config", .succeeded),
         ])
         #expect(noRecovery.owesRollback(target))
     }
@@ -119,7 +119,7 @@ struct RunProgressTests {
     @Test func aTargetThatSucceededOwesNothing() throws {
         let progress = RunProgress(events: [
             .init(kind: .stepStarted, target: "web1", step: "config"),
-            .init(kind: .stepFinished, target: "web1", step: "config", status: "succeeded"),
+            .init(kind: .stepFinished, target: "web1", step: "config", status: .succeeded),
         ])
         let target = try Self.target()
         #expect(!progress.isRolledBack(target))
