@@ -383,10 +383,14 @@ public struct RolloutMachine: Sendable {
         case (.stepNotStarted(let target, let step), _):
             preconditionFailure("step \(step) of target \(target) was not started in phase \(phase)")
 
-        default:
-            // Late or repeated reports (a second stop request, a guard failing while rolling
-            // back) change nothing.
+        case (.preflightFinished, .done), (.guardsChecked, _), (.cutoffReached, _), (.guardFailed, _), (.stopRequested, _):
+            // Late or repeated reports change nothing: a second stop request, a guard failing
+            // while rolling back, the answer of a check that a stop overtook.
             return []
+
+        case (.preflightFinished, _), (.holdsPaused, _), (.bakeFinished, _):
+            // Only ever asked for in the phase that waits for them.
+            preconditionFailure("\(event) reported in phase \(phase)")
         }
     }
 

@@ -222,6 +222,19 @@ struct RolloutMachineTests {
         ])
     }
 
+    @Test func aCheckAnswerThatAStopOvertookChangesNothing() {
+        // Stop while the guards before the canary are being checked: the run halts at once
+        // (nothing started), and the guards' late answer changes nothing.
+        var machine = RolloutMachine(shape: Self.shape(onFailure: .halt, holds: false, guards: true))
+        _ = machine.start()
+        #expect(machine.handle(.preflightFinished(succeeded: true)) == [.checkGuards(stage: 0)])
+        #expect(machine.handle(.stopRequested) == [.finish(Result(outcome: .halted, stopReason: .stopRequested))])
+        #expect(machine.handle(.guardsChecked(passed: true)) == [])
+        #expect(machine.handle(.cutoffReached) == [])
+        #expect(machine.handle(.stopRequested) == [])
+        #expect(machine.isFinished)
+    }
+
     @Test func aLostLockBeforeAnythingChangedRefusesTheRun() {
         #expect(ScriptedEngine(lockLostAfter: 1).run(Self.shape()) == [
             .runPreflight, .finish(Result(outcome: .refused, stopReason: .lockLost)),
