@@ -118,6 +118,11 @@ struct LeftoverProcessTests {
             LostLockTests.store(folder), "SELECT status || ' ' || detail FROM events WHERE kind = 'process.terminated'")
         #expect(recorded.hasPrefix("terminated "), "\(recorded)")
         #expect(recorded.contains("\"pid\":\(child)"), "\(recorded)")
+        // The step that left it says where it ran and which runner started it
+        let started = try SQLiteShell.run(
+            LostLockTests.store(folder), "SELECT json_extract(detail, '$.host') || ' ' || typeof(json_extract(detail, '$.runner_pid')) FROM events WHERE kind = 'step.started' LIMIT 1")
+        let host = try String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(started == "\(host) integer", "\(started)")
         #expect(next.status == 0, "\(next.stdout)\(next.stderr)")
         if command[0] == "rollback" { #expect(LostLockTests.log(folder) == ["leftover gone"]) }
     }

@@ -28,6 +28,8 @@ final class AuditRunRecorder: RunRecorder {
         self.showOutput = showOutput
     }
 
+    private static let host = ProcessProbe.hostName
+
     func show(output line: String, target: String, step: String) {
         showOutput(line, target, step)
     }
@@ -36,6 +38,13 @@ final class AuditRunRecorder: RunRecorder {
         var detail: [String: JSONValue] = [:]
         for (key, value) in event.detail {
             detail[key] = .string(key == "output" ? EventDraft.outputTail(journal.redactor.redact(value)) : value)
+        }
+        if event.kind == .stepStarted {
+            // Where the step runs, for whoever drives the run next: the command's own process
+            // does not exist yet (this is recorded before it starts); it carries SLUICE_RUN_ID,
+            // which is how `resume` and `rollback` find it if this runner dies.
+            detail["host"] = .string(Self.host)
+            detail["runner_pid"] = .integer(Int64(ProcessProbe.currentPID))
         }
         let draft = journal.draft(
             event.kind, target: event.target, stage: event.stage, step: event.step, status: event.status?.rawValue,
