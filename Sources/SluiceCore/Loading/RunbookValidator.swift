@@ -22,13 +22,39 @@ struct RunbookValidator {
     // MARK: Names
 
     private func checkDuplicateNames() {
-        reportDuplicates(runbook.targets.map { ($0.name, $0.location) }, what: "target")
-        reportDuplicates(runbook.steps.map { ($0.name, $0.location) }, what: "step")
-        reportDuplicates(runbook.recovery.map { ($0.name, $0.location) }, what: "recovery step")
-        reportDuplicates(runbook.rollout.stages.map { ($0.name, $0.location) }, what: "stage")
-        reportDuplicates(runbook.holds.map { ($0.name, $0.location) }, what: "hold")
-        reportDuplicates(runbook.guards.map { ($0.name, $0.location) }, what: "guard")
-        reportDuplicates(runbook.preflight.map { ($0.name, $0.location) }, what: "preflight check")
+        let named: [(names: [(String, SourceLocation)], what: String)] = [
+            (runbook.targets.map { ($0.name, $0.location) }, "target"),
+            (runbook.steps.map { ($0.name, $0.location) }, "step"),
+            (runbook.recovery.map { ($0.name, $0.location) }, "recovery step"),
+            (runbook.rollout.stages.map { ($0.name, $0.location) }, "stage"),
+            (runbook.holds.map { ($0.name, $0.location) }, "hold"),
+            (runbook.guards.map { ($0.name, $0.location) }, "guard"),
+            (runbook.preflight.map { ($0.name, $0.location) }, "preflight check"),
+        ]
+        for (names, what) in named {
+            reportDuplicates(names, what: what)
+            // A target's name is held to letters, digits and `.-_:` as it is read.
+            if what != "target" { reportControlCharacters(names, what: what) }
+        }
+    }
+
+    /// A name is shown on a line of its own in plans, progress and reports, and matched by
+    /// `resume` and `rollback`: a control character (a line break, a tab, ESC) or a bidi
+    /// override in it could fake a line or hide another, so it is refused.
+    private func reportControlCharacters(_ names: [(String, SourceLocation)], what: String) {
+        for (name, location) in names where name.unicodeScalars.contains(where: Self.isControl) {
+            let shown = name.unicodeScalars.map { scalar in
+                switch scalar { case "\n": "\\n"; case "\t": "\\t"; default: String(scalar) }
+            }.joined().escapedForTerminal
+            sink.error("\(what) name `\(shown)` holds a control character; names are shown to people and matched by resume and rollback, so use visible characters only", at: location)
+        }
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00..<0x20, 0x7F, 0x80..<0xA0, 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
+        }
     }
 
     private func reportDuplicates(_ names: [(String, SourceLocation)], what: String) {

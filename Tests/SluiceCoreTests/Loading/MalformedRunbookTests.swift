@@ -134,6 +134,13 @@ struct MalformedRunbookTests {
               - name: web1
             steps: [{ name: a, run: echo a }]
             """, "5:11: error: duplicate target name `web1`; the first is at line 4; names must be unique"),
+        MalformedCase("name with a control character", """
+            holds:
+              - { name: "jobs\\e[8m", pause: "true", resume: "true" }
+            steps: [{ name: "a\\nb", run: echo a }]
+            """,
+            "8:5: error: hold name `jobs\\e[8m` holds a control character; names are shown to people and matched by resume and rollback, so use visible characters only",
+            "9:17: error: step name `a\\nb` holds a control character; names are shown to people and matched by resume and rollback, so use visible characters only"),
         MalformedCase("target without a name", headed: false, """
             sluice: 1
             id: demo
