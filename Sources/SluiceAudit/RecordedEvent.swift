@@ -108,5 +108,8 @@ public struct RecordedEvent: Codable, Sendable, Hashable, FetchableRecord, Persi
 extension RecordedEvent {
     /// The detail's top-level members for display: strings as themselves, other values as
     /// compact JSON; empty when the detail is not a JSON object.
-    public var detailMembers: [String: String] { DetailParser.members(of: detail) ?? [:] }
+    public var detailMembers: [String: String] {
+        guard case .object(let members)? = JSONValue(json: detail) else { return [:] }
+        return members.mapValues(\.text)
+    }
 }

@@ -54,12 +54,14 @@ public struct Command: Sendable, Equatable {
             return [clean(templates.map { Substring($0.text) })]
         }
         // A placeholder's blanks must not split the word it is part of: each `{{ ... }}` becomes
-        // a mark (`\u{1}`, then `{{}}` once no `{{` is left to find), and its word is left out.
-        var text = template.text
-        while let open = text.range(of: "{{"), let close = text.range(of: "}}", range: open.upperBound..<text.endIndex) {
-            text.replaceSubrange(open.lowerBound..<close.upperBound, with: "\u{1}")
+        // `{{}}`, and its word is left out below.
+        var text = ""
+        var unread = template.text[...]
+        while let open = unread.range(of: "{{"), let close = unread.range(of: "}}", range: open.upperBound..<unread.endIndex) {
+            text += unread[..<open.lowerBound] + "{{}}"
+            unread = unread[close.upperBound...]
         }
-        text = text.replacingOccurrences(of: "\u{1}", with: "{{}}")
+        text += unread
         var invocations: [[Substring]] = [[]]
         var rest = text[...]
         var written = false  // the next word is a redirection's output file

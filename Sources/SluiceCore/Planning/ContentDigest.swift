@@ -58,23 +58,24 @@ public struct ContentDigest: Sendable, Equatable, Codable {
                 add("variable", path)
             }
         }
+        let root = URL(fileURLWithPath: runbook.directory).standardizedFileURL.path
         for command in runbook.allCommands {
             if let script = command.script { add("script", script) }
             // What an interpreter runs is as much the change as a script: each of its arguments
             // that names a regular file of the runbook's folder is covered too. (Not any word of
             // any command: files a command reads or changes as part of the change, such as its
             // own state, would make every resume after a crash a "changed runbook".)
-            for word in command.interpreterArguments where Self.isFile(word, inFolder: runbook.directory) {
+            for word in command.interpreterArguments where Self.isFile(word, inFolder: root) {
                 add("script", word)
             }
         }
         self.init(files: files)
     }
 
-    /// Whether `path` (relative to `folder`, or absolute) is a regular file inside `folder`.
-    static func isFile(_ path: String, inFolder folder: String) -> Bool {
-        let resolved = PathResolver.resolve(path, in: folder)
-        let root = URL(fileURLWithPath: folder).standardizedFileURL.path
+    /// Whether `path` (relative to `root`, or absolute) is a regular file inside `root`, a
+    /// standardized folder path.
+    static func isFile(_ path: String, inFolder root: String) -> Bool {
+        let resolved = PathResolver.resolve(path, in: root)
         guard resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") else { return false }
         var isFolder: ObjCBool = false
         return FileManager.default.fileExists(atPath: resolved, isDirectory: &isFolder) && !isFolder.boolValue
