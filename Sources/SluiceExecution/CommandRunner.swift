@@ -12,8 +12,10 @@ public protocol CommandRunner: Sendable {
 /// A command to run and how to run it.
 public struct CommandRequest: Sendable {
     public var command: RenderedCommand
-    /// The folder the command runs in: the runbook's folder.
-    public var workingDirectory: String
+    /// The folder the command runs in; nil: where its transport runs commands (for
+    /// ``LocalTransport``, the runbook's folder; a bare ``SubprocessCommandRunner``, this
+    /// process's own folder).
+    public var workingDirectory: String?
     /// Variables added to the inherited environment (`SLUICE_*`, the step's `env:`).
     public var environment: [String: String]
     public var timeout: Duration
@@ -28,7 +30,7 @@ public struct CommandRequest: Sendable {
     public var onOutput: (@Sendable (String) -> Void)?
 
     public init(
-        command: RenderedCommand, workingDirectory: String, environment: [String: String] = [:],
+        command: RenderedCommand, workingDirectory: String? = nil, environment: [String: String] = [:],
         timeout: Duration = Step.defaultTimeout, killGrace: Duration = .seconds(10), outputLimit: Int = 4096,
         redactor: Redactor = .none, onOutput: (@Sendable (String) -> Void)? = nil
     ) {

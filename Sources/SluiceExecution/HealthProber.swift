@@ -9,20 +9,22 @@ public struct ProbeRequest: Sendable {
     public var contains: String?
     /// The bound on this attempt.
     public var timeout: Duration
-    /// For command probes: where and with what environment they run, and what to redact.
-    public var workingDirectory: String
+    /// For command probes: the transport of the target they run on, the variables they get
+    /// there, and what to redact.
+    public var transport: any TargetTransport
     public var environment: [String: String]
     public var redactor: Redactor
 
     public init(
         probe: RenderedProbe, status: Int? = nil, contains: String? = nil, timeout: Duration = .seconds(5),
-        workingDirectory: String = "/", environment: [String: String] = [:], redactor: Redactor = .none
+        transport: any TargetTransport = LocalTransport(directory: "/"), environment: [String: String] = [:],
+        redactor: Redactor = .none
     ) {
         self.probe = probe
         self.status = status
         self.contains = contains
         self.timeout = timeout
-        self.workingDirectory = workingDirectory
+        self.transport = transport
         self.environment = environment
         self.redactor = redactor
     }

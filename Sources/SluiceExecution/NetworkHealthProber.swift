@@ -4,19 +4,17 @@ import NIOCore
 import NIOPosix
 import SluiceCore
 
-/// Probes health for real: HTTP with AsyncHTTPClient, TCP with SwiftNIO, commands with a
-/// ``CommandRunner``.
+/// Probes health for real: HTTP with AsyncHTTPClient and TCP with SwiftNIO from the runner,
+/// commands on their target through its ``TargetTransport``.
 public struct NetworkHealthProber: HealthProber {
     /// At most this much of an HTTP body is read to look for `contains`.
     static let bodyLimit = 1 << 20
 
     private let client: HTTPClient
-    private let commands: any CommandRunner
 
     /// Uses the shared HTTP client and event loops, which live as long as the process.
-    public init(commands: any CommandRunner = SubprocessCommandRunner()) {
+    public init() {
         self.client = HTTPClient.shared
-        self.commands = commands
     }
 
     public func probe(_ request: ProbeRequest) async -> ProbeResult {
@@ -66,8 +64,8 @@ public struct NetworkHealthProber: HealthProber {
     }
 
     private func probeCommand(_ command: RenderedCommand, _ request: ProbeRequest) async -> ProbeResult {
-        let result = await commands.run(CommandRequest(
-            command: command, workingDirectory: request.workingDirectory, environment: request.environment,
+        let result = await request.transport.run(CommandRequest(
+            command: command, environment: request.environment,
             timeout: request.timeout, killGrace: .seconds(2), redactor: request.redactor))
         let output = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
         let summary = output.split(separator: "\n").last.map(String.init) ?? ""

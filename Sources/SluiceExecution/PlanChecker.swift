@@ -6,14 +6,15 @@ import SluiceCore
 /// file a file step would replace to show the diff. Nothing here changes a target: `run`,
 /// `rollback`, `cache_refresh`, holds and notifications never run in a dry run.
 public struct PlanChecker: Sendable {
-    let commands: any CommandRunner
+    /// How each target (and the runner, for guards) is reached.
+    let transports: Transports
     let prober: any HealthProber
     /// How many checks run at once.
     let parallel: Int
     let redactor: Redactor
 
-    public init(commands: any CommandRunner, prober: any HealthProber, parallel: Int = 16, redactor: Redactor) {
-        self.commands = commands
+    public init(transports: Transports, prober: any HealthProber, parallel: Int = 16, redactor: Redactor) {
+        self.transports = transports
         self.prober = prober
         self.parallel = max(parallel, 1)
         self.redactor = redactor
@@ -49,21 +50,22 @@ public struct PlanChecker: Sendable {
 
     private func makeJobs(_ plan: Plan) -> [@Sendable () async -> (Slot, CheckOutcome)] {
         var jobs: [@Sendable () async -> (Slot, CheckOutcome)] = []
-        let directory = plan.runbook.directory
+        let runner = transports.runner
         let firstStage = plan.stages.first?.name ?? ""
         for (index, guardCheck) in plan.guards.enumerated() {
             guard let executable = guardCheck.check.executable else { continue }
             let environment = Self.environment(plan.runID, target: nil, stage: firstStage, step: guardCheck.name)
-            jobs.append { (.guardCheck(index), await self.run(executable, in: directory, environment: environment, timeout: Guard.timeout)) }
+            jobs.append { (.guardCheck(index), await self.run(executable, on: runner, environment: environment, timeout: Guard.timeout)) }
         }
         for (stageIndex, stage) in plan.stages.enumerated() {
             for (targetIndex, target) in stage.targets.enumerated() {
+                let transport = transports.transport(for: target.name)
                 for (index, preflight) in target.preflight.enumerated() {
                     guard let executable = preflight.command.executable else { continue }
                     let environment = Self.environment(plan.runID, target: target.name, stage: stage.name, step: preflight.name)
                     jobs.append {
                         (.preflight(stage: stageIndex, target: targetIndex, index: index),
-                         await self.run(executable, in: directory, environment: environment, timeout: Step.defaultTimeout))
+                         await self.run(executable, on: transport, environment: environment, timeout: Step.defaultTimeout))
                     }
                 }
                 for (index, step) in target.steps.enumerated() where step.applies && step.needsChecking {
@@ -72,15 +74,15 @@ public struct PlanChecker: Sendable {
                     let slot = Slot.step(stage: stageIndex, target: targetIndex, index: index)
                     if let check = step.check?.executable {
                         let timeout = step.timeout.duration
-                        jobs.append { (slot, await self.run(check, in: directory, environment: environment, timeout: timeout)) }
+                        jobs.append { (slot, await self.run(check, on: transport, environment: environment, timeout: timeout)) }
                     } else if let health = step.health, let probe = health.executableProbe {
                         let request = ProbeRequest(
                             probe: probe, status: health.status, contains: health.contains,
-                            timeout: health.timeout.duration, workingDirectory: directory,
+                            timeout: health.timeout.duration, transport: transport,
                             environment: environment, redactor: redactor)
                         jobs.append { (slot, await self.probe(request)) }
                     } else if let file = step.file {
-                        jobs.append { await self.inspect(file, slot: (stageIndex, targetIndex, index), directory: directory, environment: environment, timeout: step.timeout.duration) }
+                        jobs.append { await self.inspect(file, slot: (stageIndex, targetIndex, index), on: transport, environment: environment, timeout: step.timeout.duration) }
                     }
                 }
             }
@@ -95,9 +97,8 @@ public struct PlanChecker: Sendable {
         return environment
     }
 
-    private func run(_ command: RenderedCommand, in directory: String, environment: [String: String], timeout: Duration) async -> CheckOutcome {
-        let result = await commands.run(CommandRequest(
-            command: command, workingDirectory: directory, environment: environment, timeout: timeout, redactor: redactor))
+    private func run(_ command: RenderedCommand, on transport: any TargetTransport, environment: [String: String], timeout: Duration) async -> CheckOutcome {
+        let result = await transport.run(CommandRequest(command: command, environment: environment, timeout: timeout, redactor: redactor))
         return CheckOutcome(
             status: result.succeeded ? .passed : .failed, detail: result.termination.description, exitCode: result.exitCode,
             output: result.output.isEmpty ? nil : result.output, durationMilliseconds: Int(result.duration.timeInterval * 1000))
@@ -118,13 +119,13 @@ public struct PlanChecker: Sendable {
     }
 
     private func inspect(
-        _ file: PlannedFile, slot: (Int, Int, Int), directory: String, environment: [String: String], timeout: Duration
+        _ file: PlannedFile, slot: (Int, Int, Int), on transport: any TargetTransport, environment: [String: String], timeout: Duration
     ) async -> (Slot, CheckOutcome) {
         let path = file.executablePath ?? file.path
         let newContent = file.executableContent ?? file.content
         let current: FileSnapshot
         do {
-            current = try FileChanger.snapshot(path, follow: file.follow ?? false)
+            current = try await transport.snapshot(path, follow: file.follow ?? false)
         } catch FileChangeError.folderMissing {
             // An earlier step may create the folder: the file is new, and validate cannot run here.
             let inspection = FileInspection(
@@ -159,14 +160,14 @@ public struct PlanChecker: Sendable {
         }
         // The new content goes to a private temporary file beside the real one, as in apply, so
         // that relative includes resolve the same; it is removed as soon as `validate` ends.
-        let staged: FileChanger.StagedFile
         do {
-            staged = try FileChanger.stageForValidation(Data(newContent.utf8), beside: path, as: validateFile)
+            let outcome = try await transport.validating(Data(newContent.utf8), beside: path, as: validateFile) {
+                await self.run(validate, on: transport, environment: environment, timeout: timeout)
+            }
+            return (fileSlot, outcome)
         } catch {
             return (fileSlot, CheckOutcome(status: .failed, detail: redactor.redact("could not write the new content for `validate`: \(error)")))
         }
-        defer { staged.discard(); staged.close() }
-        return (fileSlot, await run(validate, in: directory, environment: environment, timeout: timeout))
     }
 
     private func record(_ outcome: CheckOutcome, at slot: Slot, in plan: inout Plan) {

@@ -57,7 +57,8 @@ extension RunRecorder {
 /// counts as failed. Targets of a stage run concurrently up to the stage's `parallel`.
 public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
     let executor: StepExecutor<C>
-    let commands: any CommandRunner
+    /// How each target (and the runner itself, for holds and guards) is reached.
+    let transports: Transports
     let recorder: any RunRecorder
     let clock: C
     let redactor: Redactor
@@ -65,11 +66,11 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
     let now: @Sendable () -> Date
 
     public init(
-        executor: StepExecutor<C>, commands: any CommandRunner, recorder: any RunRecorder, clock: C, redactor: Redactor,
+        executor: StepExecutor<C>, transports: Transports, recorder: any RunRecorder, clock: C, redactor: Redactor,
         now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.executor = executor
-        self.commands = commands
+        self.transports = transports
         self.recorder = recorder
         self.clock = clock
         self.redactor = redactor
@@ -95,7 +96,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
     ///   finish, then the run acts as on failure), or by a lost lock (no step starts on that
     ///   target, and the run halts).
     public func run(_ plan: Plan, mode: String = "apply", from start: Start = .beginning, stop: StopSignal? = nil) async -> RolloutMachine.RunResult {
-        let run = Run(plan: plan, mode: mode, redactor: redactor, recorder: recorder, stop: stop)
+        let run = Run(plan: plan, mode: mode, transports: transports, redactor: redactor, recorder: recorder, stop: stop)
         var machine: RolloutMachine
         var pending: [RolloutMachine.Action]
         switch start {
@@ -196,9 +197,12 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         let recorder: any RunRecorder
         /// Which targets' locks the run lost: no step starts on those.
         let stop: StopSignal?
+        /// How each target is reached.
+        let transports: Transports
 
-        init(plan: Plan, mode: String, redactor: Redactor, recorder: any RunRecorder, stop: StopSignal?) {
+        init(plan: Plan, mode: String, transports: Transports, redactor: Redactor, recorder: any RunRecorder, stop: StopSignal?) {
             self.plan = plan
+            self.transports = transports
             self.stop = stop
             self.mode = mode
             self.redactor = redactor
@@ -248,7 +252,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             environment.merge(extra ?? [:]) { _, stepValue in stepValue }
             let (recorder, target) = (recorder, entry.target.name)
             return .init(
-                directory: plan.runbook.directory, environment: environment, redactor: redactor,
+                transport: transports.transport(for: target), environment: environment, redactor: redactor,
                 onOutput: { line in recorder.show(output: line, target: target, step: step) })
         }
     }
@@ -343,7 +347,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             for check in entry.target.preflight {
                 guard let command = check.command.executable else { continue }
                 let context = run.context(target: index, step: check.name, mode: "check")
-                let result = await commands.run(CommandRequest(command: command, workingDirectory: context.directory, environment: context.environment, redactor: redactor))
+                let result = await context.transport.run(CommandRequest(command: command, environment: context.environment, redactor: redactor))
                 passed = passed && result.succeeded
                 await note(RunEvent(
                     .preflightFinished, target: entry.target.name, step: check.name, status: EventStatus(succeeded: result.succeeded),
@@ -369,9 +373,8 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         for guardCheck in run.plan.guards {
             guard let command = guardCheck.check.executable else { continue }
             let environment = ["SLUICE_RUN_ID": run.plan.runID, "SLUICE_MODE": "check", "SLUICE_STAGE": run.plan.stages[stage].name, "SLUICE_STEP": guardCheck.name]
-            let result = await commands.run(CommandRequest(
-                command: command, workingDirectory: run.plan.runbook.directory, environment: environment,
-                timeout: Guard.timeout, redactor: redactor))
+            let result = await transports.runner.run(CommandRequest(
+                command: command, environment: environment, timeout: Guard.timeout, redactor: redactor))
             if !result.succeeded {
                 passed = false
                 await note(RunEvent(
@@ -404,7 +407,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         for hold in plan.holds {
             guard let command = pausing ? hold.pauseCommand : hold.resumeCommand else { continue }
             let environment = ["SLUICE_RUN_ID": plan.runID, "SLUICE_MODE": pausing ? "apply" : "recovery", "SLUICE_STEP": hold.name]
-            let result = await commands.run(CommandRequest(command: command, workingDirectory: plan.runbook.directory, environment: environment, redactor: redactor))
+            let result = await transports.runner.run(CommandRequest(command: command, environment: environment, redactor: redactor))
             await note(RunEvent(
                 pausing ? .holdPaused : .holdResumed, step: hold.name, status: EventStatus(succeeded: result.succeeded),
                 exitCode: result.exitCode, duration: result.duration,

@@ -22,24 +22,24 @@ public struct StepOutcome: Sendable, Equatable {
     public var exitCode: Int32? { commands.last?.exitCode }
 }
 
-/// Runs one planned step on one target, and undoes it.
+/// Runs one planned step on one target, and undoes it, through the target's transport.
 ///
 /// Retries, health attempts and waits use the injected clock, so tests never sleep for real.
 /// A failed step is a value, not an error: the engine turns it into a rollback.
 public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
-    let commands: any CommandRunner
     let prober: any HealthProber
     let clock: C
 
-    public init(commands: any CommandRunner, prober: any HealthProber, clock: C) {
-        self.commands = commands
+    public init(prober: any HealthProber, clock: C) {
         self.prober = prober
         self.clock = clock
     }
 
     /// Where and how the step's commands run.
     public struct Context: Sendable {
-        public var directory: String
+        /// The target's transport: its commands run and its files change through it.
+        public var transport: any TargetTransport
+        /// `SLUICE_*` and the step's `env:`, which the transport sets for each command.
         public var environment: [String: String]
         public var redactor: Redactor
         /// Called with each line the step's commands print, already redacted, for the display.
@@ -47,8 +47,11 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         /// Fired when the run stops (Ctrl-C, a guard): a `wait` step ends at once.
         var stopping: Latch?
 
-        public init(directory: String, environment: [String: String], redactor: Redactor, onOutput: (@Sendable (String) -> Void)? = nil) {
-            self.directory = directory
+        public init(
+            transport: any TargetTransport, environment: [String: String], redactor: Redactor,
+            onOutput: (@Sendable (String) -> Void)? = nil
+        ) {
+            self.transport = transport
             self.environment = environment
             self.redactor = redactor
             self.onOutput = onOutput
@@ -56,9 +59,12 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
 
         /// A request to run `command` here.
         func request(_ command: RenderedCommand, timeout: Duration) -> CommandRequest {
-            CommandRequest(
-                command: command, workingDirectory: directory, environment: environment, timeout: timeout,
-                redactor: redactor, onOutput: onOutput)
+            CommandRequest(command: command, environment: environment, timeout: timeout, redactor: redactor, onOutput: onOutput)
+        }
+
+        /// Runs `command` on the target.
+        func run(_ command: RenderedCommand, timeout: Duration) async -> CommandResult {
+            await transport.run(request(command, timeout: timeout))
         }
     }
 
@@ -71,7 +77,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         if let health = step.health, let probe = health.executableProbe {
             let request = ProbeRequest(
                 probe: probe, status: health.status, contains: health.contains,
-                timeout: health.timeout.duration, workingDirectory: context.directory,
+                timeout: health.timeout.duration, transport: context.transport,
                 environment: context.environment, redactor: context.redactor)
             let outcome = await prober.check(request, attempts: health.attempts, interval: health.interval.duration, clock: clock)
             let last = outcome.attempts.last?.detail ?? "no attempt"
@@ -115,7 +121,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
             var failure = ""
             for attempt in 1...attempts where restored == nil {
                 do {
-                    restored = try FileChanger.restore(snapshot)
+                    restored = try await context.transport.restore(snapshot)
                 } catch {
                     failure = "\(error)"
                     if attempt < attempts { try? await clock.sleep(for: delay) }
@@ -151,13 +157,15 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         }
         var ran: [CommandResult] = []
         do {
-            let snapshot = try FileChanger.snapshot(path, follow: file.follow ?? false)
+            let transport = context.transport
+            let snapshot = try await transport.snapshot(path, follow: file.follow ?? false)
             try await saveSnapshot(snapshot)
             // The plan rendered `validate` with `file.validateFile` as `{{ file }}`: the new content
             // is written there, checked, and renamed into place.
             let validateCommand = file.validate?.executable
-            var validate: ((String) async -> CommandResult)? = validateCommand.map { command in
-                { _ in await commands.run(context.request(command, timeout: timeout)) }
+            var validate: (@Sendable (String) async -> CommandResult)?
+            if let command = validateCommand {
+                validate = { @Sendable _ in await context.run(command, timeout: timeout) }
             }
             let data = Data(content.utf8)
             let mode = file.mode.flatMap { UInt32($0, radix: 8) }
@@ -168,15 +176,15 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
                 temporary = nil
                 validate = { _ in
                     do {
-                        let staged = try FileChanger.stageForValidation(data, beside: path, as: planned)
-                        defer { staged.discard(); staged.close() }
-                        return await commands.run(context.request(command, timeout: timeout))
+                        return try await transport.validating(data, beside: path, as: planned) {
+                            await context.run(command, timeout: timeout)
+                        }
                     } catch {
                         return CommandResult(termination: .failedToStart("\(error)"), output: "", duration: .zero)
                     }
                 }
             }
-            let written = try await FileChanger.write(
+            let written = try await transport.write(
                 data, to: snapshot.path, mode: mode, temporary: temporary, previous: snapshot, validate: validate)
             switch written {
             case .rejected(let result):
@@ -189,7 +197,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
             guard let reload = file.reload?.executable else {
                 return StepOutcome(succeeded: true, detail: "wrote \(file.path)", snapshot: snapshot)
             }
-            let result = await commands.run(context.request(reload, timeout: timeout))
+            let result = await context.run(reload, timeout: timeout)
             ran.append(result)
             return StepOutcome(
                 succeeded: result.succeeded,
@@ -226,7 +234,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
     ) async -> StepOutcome {
         var results: [CommandResult] = []
         for attempt in 1...max(attempts, 1) {
-            let result = await commands.run(context.request(command, timeout: timeout))
+            let result = await context.run(command, timeout: timeout)
             results.append(result)
             if result.succeeded {
                 return StepOutcome(succeeded: true, detail: attempt == 1 ? "\(result.termination)" : "\(result.termination) on attempt \(attempt)", commands: results)

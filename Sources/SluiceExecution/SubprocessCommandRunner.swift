@@ -67,7 +67,7 @@ public struct SubprocessCommandRunner: CommandRunner {
                     let result = try await Subprocess.run(
                         executable, arguments: Arguments(Array(arguments.dropFirst())),
                         environment: .custom(environment),
-                        workingDirectory: FilePath(request.workingDirectory), platformOptions: options,
+                        workingDirectory: request.workingDirectory.map { FilePath($0) }, platformOptions: options,
                         input: .none, output: .fileDescriptor(FileDescriptor(rawValue: pipe.write), closeAfterSpawningProcess: true),
                         error: .combinedWithOutput
                     ) { [running] execution in
@@ -109,7 +109,7 @@ public struct SubprocessCommandRunner: CommandRunner {
             // No close of the write end here: swift-subprocess owns it once handed over and has
             // closed it, spawned or not. Closing it again could close another command's pipe
             // that reused the number meanwhile (seen with strace: a second close, EBADF).
-            termination = .failedToStart(Self.describe(error, program: program, folder: request.workingDirectory))
+            termination = .failedToStart(Self.describe(error, program: program, folder: request.workingDirectory ?? FileManager.default.currentDirectoryPath))
         }
         // On every path out, so that a later terminateRunning() never signals a reused number.
         running.remove(processGroup.pid)

@@ -34,10 +34,9 @@ struct SpawnBench {
             }
         case ("engine", 2):
             let plan = plan(arguments[1])
-            let runner = SubprocessCommandRunner()
             let engine = RolloutEngine(
-                executor: StepExecutor(commands: runner, prober: NetworkHealthProber(commands: runner), clock: clock),
-                commands: runner, recorder: Unrecorded(), clock: clock, redactor: .none)
+                executor: StepExecutor(prober: NetworkHealthProber(), clock: clock),
+                transports: .local(for: plan), recorder: Unrecorded(), clock: clock, redactor: .none)
             let planned = clock.now
             let result = await engine.run(plan)
             guard result.outcome == .succeeded else { fail("the rollout ended \(result.outcome)") }

@@ -83,7 +83,7 @@ struct NetworkHealthProberTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let comesUpOnThird = ProbeRequest(
             probe: .command(.shell("n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; [ $n -ge 3 ]")),
-            workingDirectory: folder.path)
+            transport: LocalTransport(directory: folder.path))
         // When it is checked with 5 attempts, and then with 2 on a fresh count
         let outcome = await prober.check(comesUpOnThird, attempts: 5, interval: .milliseconds(10), clock: ContinuousClock())
         try FileManager.default.removeItem(at: folder.appendingPathComponent("n"))

@@ -36,7 +36,7 @@ extension RolloutEngineTests {
         // When it runs
         let clock = ContinuousClock()
         let started = clock.now
-        let result = await Self.engine(recorder).run(plan)
+        let result = await Self.run(recorder, plan)
         // Then the guard stops the run during the bake, the canary is rolled back and the hold
         // resumed without waiting for the 30s bake to run out; after the undo, web1 is probed once
         // more only by its recovery, no longer by the bake

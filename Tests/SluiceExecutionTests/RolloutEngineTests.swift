@@ -69,11 +69,14 @@ struct RolloutEngineTests {
         }
     }
 
-    static func engine(_ recorder: RecordingRecorder) -> RolloutEngine<ContinuousClock> {
-        let runner = SubprocessCommandRunner()
-        return RolloutEngine(
-            executor: StepExecutor(commands: runner, prober: NetworkHealthProber(commands: runner), clock: ContinuousClock()),
-            commands: runner, recorder: recorder, clock: ContinuousClock(), redactor: .none)
+    static func run(_ recorder: RecordingRecorder, _ plan: Plan) async -> RolloutMachine.RunResult {
+        await engine(recorder, for: plan).run(plan)
+    }
+
+    static func engine(_ recorder: RecordingRecorder, for plan: Plan) -> RolloutEngine<ContinuousClock> {
+        RolloutEngine(
+            executor: StepExecutor(prober: NetworkHealthProber(), clock: ContinuousClock()),
+            transports: .local(for: plan), recorder: recorder, clock: ContinuousClock(), redactor: .none)
     }
 
     @Test func noStageStartsWithinTheWindowsCutoffAndTheRunStopsAtTheStageBoundary() async throws {
@@ -85,10 +88,9 @@ struct RolloutEngineTests {
         let lastStart = Date(timeIntervalSince1970: 1_800_000_000)
         plan.window = .open(closes: lastStart.addingTimeInterval(1800), lastStageStart: lastStart)
         let readings = Mutex([lastStart.addingTimeInterval(-600), lastStart.addingTimeInterval(1)])
-        let runner = SubprocessCommandRunner()
         let engine = RolloutEngine(
-            executor: StepExecutor(commands: runner, prober: NetworkHealthProber(commands: runner), clock: ContinuousClock()),
-            commands: runner, recorder: recorder, clock: ContinuousClock(), redactor: .none,
+            executor: StepExecutor(prober: NetworkHealthProber(), clock: ContinuousClock()),
+            transports: .local(for: plan), recorder: recorder, clock: ContinuousClock(), redactor: .none,
             now: { readings.withLock { $0.count > 1 ? $0.removeFirst() : $0[0] } })
 
         // When the run goes
@@ -107,7 +109,7 @@ struct RolloutEngineTests {
     @Test func successfulRunAppliesEveryTargetInStageOrder() async throws {
         let world = try World()
         let recorder = RecordingRecorder()
-        let result = await Self.engine(recorder).run(try world.plan())
+        let result = await Self.run(recorder, try world.plan())
         #expect(result == RolloutMachine.RunResult(outcome: .succeeded))
         // Holds first and last; the canary is done before the rest start.
         let log = world.log
@@ -132,7 +134,7 @@ struct RolloutEngineTests {
         let world = try World()
         let recorder = RecordingRecorder()
         // When the run goes
-        let result = await Self.engine(recorder).run(try world.plan(failingHealth: "web2"))
+        let result = await Self.run(recorder, try world.plan(failingHealth: "web2"))
         // Then it ends rolled back, having undone every target, canary last
         #expect(result.outcome == .rolledBack)
         #expect(result.failedTargets == [1])
@@ -155,7 +157,7 @@ struct RolloutEngineTests {
     @Test func aTargetStillUnhealthyAfterItsRollbackEndsTheRunRollbackIncomplete() async throws {
         let world = try World()
         let recorder = RecordingRecorder()
-        let result = await Self.engine(recorder).run(try world.plan(failingHealth: "web2", brokenForGood: true))
+        let result = await Self.run(recorder, try world.plan(failingHealth: "web2", brokenForGood: true))
         #expect(result.outcome == .rollbackIncomplete)
         #expect(result.incompleteRollbacks == [1])
         // The other targets are still rolled back, and holds resumed.
@@ -167,7 +169,7 @@ struct RolloutEngineTests {
     @Test func toleratedFailureIsRolledBackAloneAndTheRunCompletesWithFailures() async throws {
         let world = try World()
         let recorder = RecordingRecorder()
-        let result = await Self.engine(recorder).run(try world.plan(maxFailures: 1, failingHealth: "web3"))
+        let result = await Self.run(recorder, try world.plan(maxFailures: 1, failingHealth: "web3"))
         #expect(result.outcome == .completedWithFailures)
         #expect(result.failedTargets == [2])
         #expect(world.read("web3/app.conf") == "version = 1\n")
@@ -206,7 +208,7 @@ extension RolloutEngineTests {
             now: Date(), content: ContentDigest(files: []))
         let recorder = RecordingRecorder()
         // When it runs
-        let result = await Self.engine(recorder).run(plan)
+        let result = await Self.run(recorder, plan)
         // Then the guard stops the run during the canary, which is rolled back; web2 is never touched
         #expect(result.outcome == .rolledBack)
         #expect(result.stopReason == .guardFailed(stage: 0))

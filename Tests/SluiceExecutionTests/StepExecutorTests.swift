@@ -28,10 +28,10 @@ struct StepExecutorTests {
             return plan.stages[0].targets[0].steps
         }
 
-        var context: StepExecutor<ContinuousClock>.Context { .init(directory: folder.path, environment: [:], redactor: .none) }
+        var context: StepExecutor<ContinuousClock>.Context { .init(transport: LocalTransport(directory: folder.path), environment: [:], redactor: .none) }
     }
 
-    let executor = StepExecutor(commands: SubprocessCommandRunner(), prober: NetworkHealthProber(), clock: ContinuousClock())
+    let executor = StepExecutor(prober: NetworkHealthProber(), clock: ContinuousClock())
 
     @Test(arguments: [(2, true, 3), (1, false, 2), (0, false, 1)])
     func runStepsAreRetried(_ retries: Int, _ succeeds: Bool, _ attempts: Int) async throws {

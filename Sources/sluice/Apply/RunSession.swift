@@ -129,11 +129,11 @@ struct RunSession {
                 Console.line(line)
             }
         }
-        let runner = SubprocessCommandRunner()
+        let transports = Transports.local(for: plan)
         let engine = RolloutEngine(
-            executor: StepExecutor(commands: runner, prober: NetworkHealthProber(commands: runner), clock: ContinuousClock()),
-            commands: runner, recorder: recorder, clock: ContinuousClock(), redactor: journal.redactor)
-        let signals = SignalHandling(onFailure: plan.onFailure, stop: stop, runner: runner, rollingBack: rollingBack)
+            executor: StepExecutor(prober: NetworkHealthProber(), clock: ContinuousClock()),
+            transports: transports, recorder: recorder, clock: ContinuousClock(), redactor: journal.redactor)
+        let signals = SignalHandling(onFailure: plan.onFailure, stop: stop, transports: transports, rollingBack: rollingBack)
 
         // The engine runs beside a heartbeat that keeps the run's locks fresh and halts the run
         // when one is lost (and, on a terminal, a ticker for the status line); all are children
@@ -278,7 +278,7 @@ final class SignalHandling {
     private let sources: [any DispatchSourceSignal]
     private let count = Atomic<Int>(0)
 
-    init(onFailure: Rollout.OnFailure, stop: StopSignal, runner: SubprocessCommandRunner, rollingBack: RollbackUnderWay) {
+    init(onFailure: Rollout.OnFailure, stop: StopSignal, transports: Transports, rollingBack: RollbackUnderWay) {
         let then = onFailure == .halt ? "the run halts, keeping its state" : "the run rolls back"
         var sources: [any DispatchSourceSignal] = []
         for number in Self.stopping {
@@ -298,7 +298,7 @@ final class SignalHandling {
                     Console.note("the rollback is under way: its commands are never terminated (a target would be left half undone). Rollback, recovery and holds finish, then the run ends; `kill -9` stops the runner, and `sluice rollback RUN` then finishes the rollback.")
                 case 2:
                     Console.note("terminating the running commands (SIGTERM, then SIGKILL after 10 s); their targets are rolled back. Holds are still resumed.")
-                    runner.terminateRunning()
+                    transports.terminateRunning()
                 default:
                     Console.note("already stopping: rollback, recovery and holds are finishing; wait for the summary.")
                 }

@@ -58,9 +58,9 @@ struct PlanCommand: AsyncParsableCommand {
             Console.error("\(error)")
             throw ExitCode(2)
         }
-        let runner = SubprocessCommandRunner()
-        let checker = PlanChecker(commands: runner, prober: NetworkHealthProber(), parallel: checks, redactor: variables.redactor)
-        let interruption = PlanInterruption(runner: runner)
+        let transports = Transports.local(for: plan)
+        let checker = PlanChecker(transports: transports, prober: NetworkHealthProber(), parallel: checks, redactor: variables.redactor)
+        let interruption = PlanInterruption(transports: transports)
         await checker.check(&plan)
         interruption.end()
         if let signal = interruption.signal {
@@ -177,7 +177,7 @@ final class PlanInterruption: @unchecked Sendable {
     /// The first signal received, if any.
     var signal: Int32? { received.first.withLock { $0 } }
 
-    init(runner: SubprocessCommandRunner) {
+    init(transports: Transports) {
         let received = received
         sources = SignalHandling.stopping.map { number in
             Glibc.signal(number, SIG_IGN)
@@ -186,7 +186,7 @@ final class PlanInterruption: @unchecked Sendable {
                 received.first.withLock { $0 = $0 ?? number }
                 FileChanger.discardStagedFiles()
                 // Read-only checks: a short grace, then SIGKILL.
-                runner.terminateRunning(grace: .seconds(2))
+                transports.terminateRunning(grace: .seconds(2))
             }
             source.resume()
             return source
