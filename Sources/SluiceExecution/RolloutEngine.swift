@@ -109,6 +109,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             if case .resuming = start { pending = machine.resume() } else { pending = machine.rollBack() }
         }
         var result = RolloutMachine.RunResult(outcome: .refused)
+        let timers = Timers()
         await withTaskGroup(of: RolloutMachine.Event?.self) { group in
             if let stop {
                 group.addTask { await stop.wait(orUntil: run.ended) ? .stopRequested : nil }
@@ -117,17 +118,18 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             while true {
                 for action in pending {
                     switch action {
+                    case .readClock:
+                        group.addTask { [now] in .clockRead(now()) }
+                    case .refuseStage(let stage):
+                        await note(RunEvent(
+                            .windowCutoff, stage: plan.stages[stage].name, status: .refused,
+                            detail: ["last_stage_start": plan.window.lastStageStart?.ISO8601Format() ?? "",
+                                     "reason": "less than the window's cutoff remains; the stage was not started"]))
                     case .startStage(let stage):
-                        run.activeStage.withLock { $0 = stage }
                         await note(RunEvent(.stageStarted, stage: plan.stages[stage].name))
-                        if let interval = run.guardInterval {
-                            group.addTask { await watchGuards(run, stage: stage, every: interval) }
-                        }
                     case .finishStage(let stage, let failures):
-                        run.activeStage.withLock { $0 = nil }
                         await note(RunEvent(.stageFinished, stage: plan.stages[stage].name, status: failures == 0 ? .succeeded : .completedWithFailures, detail: ["failures": "\(failures)"]))
                     case .abandonStage(let stage, let failures, let reason):
-                        run.activeStage.withLock { $0 = nil }
                         // Failed when the stage itself went wrong; stopped when it was stopped from outside.
                         let failedItself = switch reason {
                         case .thresholdExceeded, .guardFailed, .bakeUnhealthy: true
@@ -137,11 +139,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                             .stageFinished, stage: plan.stages[stage].name, status: failedItself ? .failed : .stopped,
                             detail: ["failures": "\(failures)", "reason": Self.describe(reason, plan)]))
                     case .startRollback(let reason):
-                        run.activeStage.withLock { $0 = nil }
                         await note(RunEvent(.rollbackStarted, detail: ["reason": Self.describe(reason, plan)]))
                     case .finish(let finished):
                         result = finished
-                        run.activeStage.withLock { $0 = nil }  // guard watchers notice within a moment and stop
+                        timers.cancelAll()  // no timer outlives the run
                         run.ended.fire()
                     case .pauseHolds:
                         group.addTask { await hold(plan, pausing: true); return .holdsPaused }
@@ -150,25 +151,49 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                     case .runPreflight:
                         group.addTask { .preflightFinished(succeeded: await preflight(run)) }
                     case .checkGuards(let stage):
-                        group.addTask {
-                            if await cutoffReached(run, before: stage) { return .cutoffReached }
-                            return .guardsChecked(passed: await guards(run, stage: stage))
-                        }
+                        group.addTask { .guardsChecked(stage: stage, passed: await guards(run, stage: stage)) }
                     case .runStep(let target, let step):
                         group.addTask { await runStep(run, target: target, step: step) }
                     case .rollBackTarget(let target):
                         group.addTask { .targetRolledBack(target, complete: await rollBack(run, target: target)) }
-                    case .bake(let stage):
-                        group.addTask { .bakeFinished(healthy: await bake(run, stage: stage)) }
+                    case .probe(let target, let step):
+                        group.addTask { await probe(run, target: target, step: step) }
+                    case .startTimer(let timer, let delay):
+                        let cancelled = timers.set(timer)
+                        group.addTask { [clock] in
+                            await clock.sleep(for: delay, unless: cancelled) ? nil : .timerFired(timer)
+                        }
+                    case .cancelTimer(let timer):
+                        timers.cancel(timer)
+                    case .endWaits:
+                        run.stopping.fire()
                     }
                 }
                 pending = []
                 guard let next = await group.next() else { break }
-                if next == .guardFailed || next == .stopRequested || next == .locksLost { run.stopping.fire() }  // a bake ends at its next probe
                 if let event = next { pending = machine.handle(event) }
             }
         }
         return result
+    }
+
+    /// The timers the machine set and has not cancelled, each with the latch that cancels it.
+    final class Timers: Sendable {
+        private let set = Mutex<[RolloutMachine.Timer: Latch]>([:])
+
+        func set(_ timer: RolloutMachine.Timer) -> Latch {
+            let latch = Latch()
+            set.withLock { $0[timer] = latch }
+            return latch
+        }
+
+        func cancel(_ timer: RolloutMachine.Timer) {
+            set.withLock { $0.removeValue(forKey: timer) }?.fire()
+        }
+
+        func cancelAll() {
+            for latch in set.withLock({ timers in defer { timers = [:] }; return Array(timers.values) }) { latch.fire() }
+        }
     }
 
     // MARK: The run's state
@@ -182,14 +207,11 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         let shape: RolloutMachine.Shape
         /// For each target, the steps that started on it, in order, with a file's snapshot.
         let journal: Mutex<[[JournalEntry]]>
-        /// The stage running now, for guard watchers to know when to stop.
-        let activeStage = Mutex<Int?>(nil)
         /// Fired when the machine finished, for the stop watcher to end at once.
         let ended = Latch()
-        /// Fired when a guard failed or a stop was asked for: a bake ends instead of probing on.
+        /// Fired when the machine says the rollout is stopped from outside (``RolloutMachine/Action/endWaits``):
+        /// a forward `wait` under way ends.
         let stopping = Latch()
-        /// How often guards are checked while a stage runs: the shortest `every` of any guard.
-        let guardInterval: Duration?
 
         /// Hides the run's secret values in everything its commands print.
         let redactor: Redactor
@@ -214,15 +236,18 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
                 targets += stage.targets.map { ($0, index) }
                 stages.append(.init(
                     name: stage.name, targets: Array(first..<targets.count), parallel: stage.parallel,
-                    toleratedFailures: stage.toleratedFailures, bakes: stage.bake != nil))
+                    toleratedFailures: stage.toleratedFailures, bake: stage.bake?.duration))
             }
             self.targets = targets
             shape = RolloutMachine.Shape(
                 stages: stages, steps: targets.map { target in target.0.steps.indices.filter { target.0.steps[$0].applies } },
                 onFailure: plan.onFailure, rollbackScope: plan.rollbackScope,
-                hasHolds: !plan.holds.isEmpty, hasGuards: !plan.guards.isEmpty || plan.window.lastStageStart != nil)
+                hasHolds: !plan.holds.isEmpty, hasGuards: !plan.guards.isEmpty,
+                // Guards are watched as often as the most frequent one asks.
+                guardInterval: plan.guards.compactMap { $0.every?.duration }.min(),
+                lastStageStart: plan.window.lastStageStart,
+                healthSteps: targets.map { target in target.0.steps.indices.filter { target.0.steps[$0].applies && target.0.steps[$0].health != nil } })
             journal = Mutex(Array(repeating: [], count: targets.count))
-            guardInterval = plan.guards.compactMap { $0.every?.duration }.min()
         }
 
         /// Fills the journal of started steps from a past run's progress, with each file's
@@ -358,16 +383,6 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         return passed
     }
 
-    /// Whether less than the window's cutoff remains, so that `stage` may not start. A run that
-    /// started outside its window (overridden) has no cutoff to keep.
-    private func cutoffReached(_ run: Run, before stage: Int) async -> Bool {
-        guard let lastStart = run.plan.window.lastStageStart, now() >= lastStart else { return false }
-        await note(RunEvent(
-            .windowCutoff, stage: run.plan.stages[stage].name, status: .refused,
-            detail: ["last_stage_start": lastStart.ISO8601Format(), "reason": "less than the window's cutoff remains; the stage was not started"]))
-        return true
-    }
-
     private func guards(_ run: Run, stage: Int) async -> Bool {
         var passed = true
         for guardCheck in run.plan.guards {
@@ -385,24 +400,6 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         return passed
     }
 
-    /// Checks the guards every `interval` while `stage` runs or bakes; reports the first failure.
-    private func watchGuards(_ run: Run, stage: Int, every interval: Duration) async -> RolloutMachine.Event? {
-        while true {
-            // Sleep in short slices so that a watcher stops soon after its stage ends, without
-            // cancelling anything: cancellation would also reach the holds' resume commands.
-            var slept = Duration.zero
-            while slept < interval {
-                let slice = min(.milliseconds(200), interval - slept)
-                try? await clock.sleep(for: slice)
-                slept += slice
-                guard run.activeStage.withLock({ $0 }) == stage else { return nil }
-            }
-            if await !guards(run, stage: stage) {
-                return run.activeStage.withLock({ $0 }) == stage ? .guardFailed : nil
-            }
-        }
-    }
-
     private func hold(_ plan: Plan, pausing: Bool) async {
         for hold in plan.holds {
             guard let command = pausing ? hold.pauseCommand : hold.resumeCommand else { continue }
@@ -415,31 +412,18 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
-    /// Repeats the stage's health steps on its healthy targets until the bake time is over, or
-    /// until the rollout stops meanwhile (a guard failed, the operator asked): then at once, so
-    /// that the rollback does not wait out the bake, nor have its targets probed while undone.
-    private func bake(_ run: Run, stage: Int) async -> Bool {
-        guard let bake = run.plan.stages[stage].bake?.duration else { return true }
-        let deadline = clock.now.advanced(by: bake)
-        let members = run.targets.indices.filter { run.targets[$0].stage == stage }
-        let stillBaking = { run.activeStage.withLock { $0 } == stage && !run.stopping.isFired }
-        repeat {
-            for target in members {
-                for step in run.targets[target].target.steps where step.applies && step.health != nil {
-                    guard stillBaking() else { return true }  // the machine no longer waits for this answer
-                    let context = run.context(target: target, step: step.name, mode: run.mode)
-                    let began = clock.now
-                    let outcome = await executor.run(step, in: context)
-                    if !outcome.succeeded {
-                        await note(Self.finished(.bakeFailed, outcome, took: began.duration(to: clock.now), target: run.targets[target].target.name, stage: run.plan.stages[stage].name, step: step.name))
-                        return false
-                    }
-                }
-            }
-            let left = clock.now.duration(to: deadline)
-            if left > .zero { try? await clock.sleep(for: min(.seconds(1), left)) }
-        } while clock.now < deadline && stillBaking()
-        return true
+    /// Probes one health step of a baking stage's target once (its attempts and intervals as
+    /// the step says), recording `bake.failed` when it is unhealthy.
+    private func probe(_ run: Run, target: Int, step: Int) async -> RolloutMachine.Event {
+        let (planned, stage) = (run.targets[target].target, run.plan.stages[run.targets[target].stage].name)
+        let healthStep = planned.steps[step]
+        let context = run.context(target: target, step: healthStep.name, mode: run.mode)
+        let began = clock.now
+        let outcome = await executor.run(healthStep, in: context)
+        if !outcome.succeeded {
+            await note(Self.finished(.bakeFailed, outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: healthStep.name))
+        }
+        return .probed(target: target, step: step, healthy: outcome.succeeded)
     }
 
     // MARK: Recording

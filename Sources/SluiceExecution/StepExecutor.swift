@@ -90,7 +90,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         }
         if let wait = step.wait?.duration {
             let start = clock.now
-            guard await sleep(for: wait, unless: context.stopping) else {
+            guard await clock.sleep(for: wait, unless: context.stopping) else {
                 return StepOutcome(succeeded: true, detail: "waited \(RunbookDuration.format(wait))")
             }
             // Cut short, not failed: the run is stopping anyway, and a halted run's target stays as it is.
@@ -205,27 +205,6 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
                 commands: ran, snapshot: snapshot)
         } catch {
             return StepOutcome(succeeded: false, detail: "\(error)", commands: ran)
-        }
-    }
-
-    /// Sleeps for `duration`, or until `stopping` fires; returns whether it was stopped.
-    private func sleep(for duration: Duration, unless stopping: Latch?) async -> Bool {
-        guard let stopping else {
-            try? await clock.sleep(for: duration)
-            return false
-        }
-        let slept = Latch()
-        let clock = clock
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try? await clock.sleep(for: duration)
-                slept.fire()
-                return false
-            }
-            group.addTask { await StopSignal.first(of: stopping, or: slept) }
-            let stopped = await group.next() ?? false
-            group.cancelAll()
-            return stopped
         }
     }
 

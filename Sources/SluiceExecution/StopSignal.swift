@@ -89,3 +89,25 @@ private final class FirstAnswer: Sendable {
         }?.resume(returning: answer)
     }
 }
+
+extension Clock where Duration == Swift.Duration {
+    /// Sleeps for `duration`, or until `latch` fires; returns whether the latch cut it short.
+    func sleep(for duration: Duration, unless latch: Latch?) async -> Bool {
+        guard let latch else {
+            try? await sleep(for: duration)
+            return false
+        }
+        let slept = Latch()
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try? await self.sleep(for: duration)
+                slept.fire()
+                return false
+            }
+            group.addTask { await StopSignal.first(of: latch, or: slept) }
+            let stopped = await group.next() ?? false
+            group.cancelAll()
+            return stopped
+        }
+    }
+}

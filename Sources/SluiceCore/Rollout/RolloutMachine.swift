@@ -1,15 +1,23 @@
+import Foundation
+
 /// The rules of a rollout (SPEC section 4) as a pure state machine.
 ///
 /// The machine is told what happened (``Event``) and answers with what to do next (``Action``);
 /// a short engine loop carries the actions out and reports back. Nothing here runs a command,
-/// reads a clock or sleeps, so every rule can be tested with plain values.
+/// reads a clock or sleeps, so every rule can be tested with plain values: when time matters
+/// (a bake's length, how often guards are checked), the machine sets a ``Timer`` and the engine
+/// reports when it is due; when the time of day matters (the window's cutoff), the machine asks
+/// the engine to read the clock.
 ///
 /// Rules it encodes:
 /// - Preflight runs on every target before anything changes; a failure refuses the run.
 /// - Holds are paused after preflight and resumed at the end of every path that paused them.
-/// - Stages run in order. Before a stage its guards are checked, and the window's cutoff (the
-///   engine reports `cutoffReached` when less than the cutoff remains; the run then stops). Targets of a stage run up to
-///   `parallel` at a time; each target's steps run in order.
+/// - Stages run in order. Before a stage the window's cutoff is checked (less than the cutoff
+///   left: the stage does not start and the run stops), then its guards. Targets of a stage run
+///   up to `parallel` at a time; each target's steps run in order. While a stage runs or bakes,
+///   its guards are checked again every `every`.
+/// - A stage that bakes probes its targets' health steps one at a time, in rounds a second
+///   apart, until its bake time is over; the round under way when it ends is finished.
 /// - A target whose step fails is rolled back at once, whatever the threshold.
 /// - When a stage's failures exceed its tolerance (or a guard fails, or a bake finds a target
 ///   unhealthy, or the operator stops the run), no new target or step starts; targets that are
@@ -26,14 +34,15 @@ public struct RolloutMachine: Sendable {
             public var targets: [Int]
             public var parallel: Int
             public var toleratedFailures: Int
-            public var bakes: Bool
+            /// How long the stage bakes after its targets finished; nil: it does not.
+            public var bake: Duration?
 
-            public init(name: String, targets: [Int], parallel: Int = 1, toleratedFailures: Int = 0, bakes: Bool = false) {
+            public init(name: String, targets: [Int], parallel: Int = 1, toleratedFailures: Int = 0, bake: Duration? = nil) {
                 self.name = name
                 self.targets = targets
                 self.parallel = parallel
                 self.toleratedFailures = toleratedFailures
-                self.bakes = bakes
+                self.bake = bake
             }
         }
 
@@ -44,10 +53,18 @@ public struct RolloutMachine: Sendable {
         public var rollbackScope: Rollout.RollbackScope
         public var hasHolds: Bool
         public var hasGuards: Bool
+        /// How often guards are checked while a stage runs or bakes; nil: only before stages.
+        public var guardInterval: Duration?
+        /// The latest time of day a stage may start (the window's close less its cutoff); nil:
+        /// no cutoff to keep.
+        public var lastStageStart: Date?
+        /// For each target, the steps its bake probes (its health steps), in order.
+        public var healthSteps: [[Int]]
 
         public init(
             stages: [Stage], steps: [[Int]], onFailure: Rollout.OnFailure = .rollback,
-            rollbackScope: Rollout.RollbackScope = .run, hasHolds: Bool = false, hasGuards: Bool = false
+            rollbackScope: Rollout.RollbackScope = .run, hasHolds: Bool = false, hasGuards: Bool = false,
+            guardInterval: Duration? = nil, lastStageStart: Date? = nil, healthSteps: [[Int]]? = nil
         ) {
             self.stages = stages
             self.steps = steps
@@ -55,20 +72,49 @@ public struct RolloutMachine: Sendable {
             self.rollbackScope = rollbackScope
             self.hasHolds = hasHolds
             self.hasGuards = hasGuards
+            self.guardInterval = guardInterval
+            self.lastStageStart = lastStageStart
+            self.healthSteps = healthSteps ?? steps.map { _ in [] }
         }
     }
+
+    /// A timer the machine sets; the engine reports ``Event/timerFired(_:)`` when it is due,
+    /// unless the machine cancels it first.
+    public enum Timer: Sendable, Hashable {
+        /// The stage's bake time is over.
+        case bakeEnds(stage: Int)
+        /// The next round of the stage's bake probes is due.
+        case nextBakeRound(stage: Int)
+        /// The stage's guards are due to be checked again.
+        case guards(stage: Int)
+    }
+
+    /// The pause between two rounds of a bake's probes.
+    public static let bakeRoundInterval: Duration = .seconds(1)
 
     /// What the engine must do.
     public enum Action: Sendable, Equatable {
         case runPreflight
         case pauseHolds
+        /// Report the time of day (``Event/clockRead(_:)``), for the window's cutoff before `stage`.
+        case readClock(stage: Int)
+        /// Less than the window's cutoff remains: `stage` does not start (record it).
+        case refuseStage(Int)
         case startStage(Int)
+        /// Check the guards (before the stage, or again while it runs or bakes).
         case checkGuards(stage: Int)
         case runStep(target: Int, step: Int)
         /// Undo every step that started on the target, in reverse order, then run its recovery.
         case rollBackTarget(Int)
-        /// Repeat the stage's health steps for its bake time.
-        case bake(stage: Int)
+        /// Probe one health step of a baking stage's target once.
+        case probe(target: Int, step: Int)
+        /// Report ``Event/timerFired(_:)`` after `after`.
+        case startTimer(Timer, after: Duration)
+        /// The timer is no longer wanted: it must not fire.
+        case cancelTimer(Timer)
+        /// The rollout is being stopped from outside the stage (an operator, a guard, a lost
+        /// lock): a `wait` step under way ends now instead of waiting out its time.
+        case endWaits
         case finishStage(Int, failures: Int)
         /// The stage started but stopped before its end (its threshold, a guard, its bake, the
         /// operator, a lost lock): it is over, with this outcome.
@@ -83,16 +129,17 @@ public struct RolloutMachine: Sendable {
     public enum Event: Sendable, Equatable {
         case preflightFinished(succeeded: Bool)
         case holdsPaused
-        case guardsChecked(passed: Bool)
+        /// The stage's guards were checked: before it, or while it runs or bakes.
+        case guardsChecked(stage: Int, passed: Bool)
         case stepFinished(target: Int, step: Int, succeeded: Bool)
         case targetRolledBack(Int, complete: Bool)
-        case bakeFinished(healthy: Bool)
-        /// A guard checked during a stage or its bake failed.
-        case guardFailed
+        /// A bake's probe of one health step ended.
+        case probed(target: Int, step: Int, healthy: Bool)
+        case timerFired(Timer)
         /// The operator asked the run to stop (the first Ctrl-C or SIGTERM).
         case stopRequested
-        /// Before a stage: less than the window's cutoff remains, so the stage may not start.
-        case cutoffReached
+        /// The time of day, as asked for by ``Action/readClock(stage:)``.
+        case clockRead(Date)
         /// The run lost a lock it held (its heartbeat found it gone or taken): the run halts,
         /// whatever its `on_failure`, and the engine starts no step on a target it lost.
         case locksLost
@@ -172,6 +219,8 @@ public struct RolloutMachine: Sendable {
 
     enum Phase: Equatable {
         case idle, preflight, pausingHolds
+        /// Waiting for the time of day, to know whether the stage may start.
+        case checkingCutoff(stage: Int)
         case guards(stage: Int)
         case running(stage: Int)
         case baking(stage: Int)
@@ -205,6 +254,31 @@ public struct RolloutMachine: Sendable {
     /// Failed targets whose rollback the runner did not live to finish, last stage first: a
     /// resumed run rolls them back before anything else.
     private var owedRollbacks: [Int] = []
+    /// The bake under way, if the phase is baking.
+    private var bake: Bake?
+    /// Timers set and neither fired nor cancelled.
+    private var armed: Set<Timer> = []
+    /// ``Action/endWaits`` was given.
+    private var waitsEnded = false
+
+    /// Where a stage's bake stands.
+    struct Bake: Equatable {
+        /// The probes of one round: each target's health steps, targets in stage order.
+        var round: [Probe]
+        /// The round's next probe.
+        var next = 0
+        /// A probe is in flight.
+        var probing = false
+        /// The round is done and the next one not yet due.
+        var betweenRounds = false
+        /// The bake time is over: the stage finishes when the round under way does.
+        var timeUp = false
+    }
+
+    struct Probe: Equatable {
+        var target: Int
+        var step: Int
+    }
 
     public init(shape: Shape) {
         self.shape = shape
@@ -286,6 +360,23 @@ public struct RolloutMachine: Sendable {
 
     /// What to do after `event`.
     public mutating func handle(_ event: Event) -> [Action] {
+        // A stop from outside the stage cuts a `wait` under way short, once.
+        guard !waitsEnded, endsWaits(event) else { return react(to: event) }
+        waitsEnded = true
+        return [.endWaits] + react(to: event)
+    }
+
+    private func endsWaits(_ event: Event) -> Bool {
+        switch (event, phase) {
+        case (.stopRequested, _), (.locksLost, _): true
+        case (.guardsChecked(let checked, passed: false), .running(let stage)) where checked == stage: true
+        case (.guardsChecked(let checked, passed: false), .baking(let stage)) where checked == stage: true
+        default: false
+        }
+    }
+
+    private mutating func react(to event: Event) -> [Action] {
+        if case .timerFired(let timer) = event { armed.remove(timer) }
         switch (event, phase) {
         case (.preflightFinished(let succeeded), .preflight):
             guard succeeded else {
@@ -303,13 +394,32 @@ public struct RolloutMachine: Sendable {
             guard let stage = afterHolds else { return startRequestedRollback() }
             return settleOwedRollbacks(then: stage)
 
-        case (.cutoffReached, .guards(let stage)):
-            return stop(.cutoffReached(stage: stage))
+        case (.clockRead(let now), .checkingCutoff(let stage)):
+            if let reason = stopReason, reason == .stopRequested || reason == .lockLost { return stop(reason) }
+            if let lastStart = shape.lastStageStart, now >= lastStart {
+                return [.refuseStage(stage)] + stop(.cutoffReached(stage: stage))
+            }
+            return checkGuardsOrStart(stage)
 
-        case (.guardsChecked(let passed), .guards(let stage)):
+        case (.guardsChecked(let checked, let passed), .guards(let stage)) where checked == stage:
             guard passed else { return stop(.guardFailed(stage: stage)) }
-            phase = .running(stage: stage)
-            return [.startStage(stage)] + launchTargets(in: stage)
+            return startStage(stage)
+
+        case (.guardsChecked(let checked, let passed), .running(let stage)) where checked == stage:
+            guard passed else { return stop(.guardFailed(stage: stage)) }
+            return isStopping(stage) ? [] : rearmGuards(stage)
+
+        case (.guardsChecked(let checked, let passed), .baking(let stage)) where checked == stage:
+            guard passed else { return endBake(stage, stopping: .guardFailed(stage: stage)) }
+            return rearmGuards(stage)
+
+        case (.guardsChecked(let checked, passed: false), .endingBake(let stage)) where checked == stage:
+            return endBake(stage, stopping: .guardFailed(stage: stage))
+
+        case (.timerFired(.guards(let stage)), .running(let running)) where running == stage,
+            (.timerFired(.guards(let stage)), .baking(let running)) where running == stage:
+            // A stopping stage is not watched further: it ends when its running steps do.
+            return isStopping(stage) ? [] : [.checkGuards(stage: stage)]
 
         case (.stepFinished(let target, let step, let succeeded), .running(let stage)):
             return stepFinished(target: target, step: step, succeeded: succeeded, stage: stage)
@@ -321,28 +431,37 @@ public struct RolloutMachine: Sendable {
         case (.targetRolledBack(let target, let complete), _):
             return targetRolledBack(target, complete: complete)
 
-        case (.bakeFinished(let healthy), .baking(let stage)):
+        case (.probed(_, _, let healthy), .baking(let stage)):
+            bake?.probing = false
             guard healthy else { return stop(.bakeUnhealthy(stage: stage)) }
+            bake?.next += 1
+            return nextProbe(stage)
+
+        case (.probed, .endingBake(let stage)):
+            // The probe in flight when the rollout was told to stop has ended: now it stops.
+            phase = .baking(stage: stage)
+            return stop(stopReason ?? .stopRequested)
+
+        case (.timerFired(.bakeEnds(let stage)), .baking(let baking)) where baking == stage:
+            bake?.timeUp = true
+            // Between rounds the bake is over now; a round under way is finished first.
+            guard bake?.betweenRounds == true else { return [] }
             return finish(stage: stage)
 
-        case (.guardFailed, .running(let stage)):
-            return stop(.guardFailed(stage: stage))
-
-        case (.guardFailed, .baking(let stage)), (.guardFailed, .endingBake(let stage)):
-            return endBake(stage, stopping: .guardFailed(stage: stage))
+        case (.timerFired(.nextBakeRound(let stage)), .baking(let baking)) where baking == stage:
+            bake?.next = 0
+            bake?.betweenRounds = false
+            return nextProbe(stage)
 
         case (.stopRequested, .baking(let stage)), (.stopRequested, .endingBake(let stage)):
             return endBake(stage, stopping: .stopRequested)
-
-        case (.bakeFinished, .endingBake(let stage)):
-            phase = .baking(stage: stage)
-            return stop(stopReason ?? .stopRequested)
 
         case (.stopRequested, .preflight):
             phase = .done
             return [.finish(RunResult(outcome: .refused, stopReason: .stopRequested))]
 
-        case (.stopRequested, .pausingHolds), (.stopRequested, .settlingRollbacks):
+        case (.stopRequested, .pausingHolds), (.stopRequested, .settlingRollbacks), (.stopRequested, .checkingCutoff):
+            // The report under way brings the stop.
             stopReason = .stopRequested
             return []
 
@@ -369,7 +488,7 @@ public struct RolloutMachine: Sendable {
             return continueScopeRollback()
 
         case (.locksLost, _):
-            // Pausing holds, or settling owed rollbacks: their report brings the halt.
+            // Pausing holds, reading the clock, or settling owed rollbacks: their report brings the halt.
             adopt(.lockLost)
             return []
 
@@ -383,12 +502,13 @@ public struct RolloutMachine: Sendable {
         case (.stepNotStarted(let target, let step), _):
             preconditionFailure("step \(step) of target \(target) was not started in phase \(phase)")
 
-        case (.preflightFinished, .done), (.guardsChecked, _), (.cutoffReached, _), (.guardFailed, _), (.stopRequested, _):
+        case (.preflightFinished, .done), (.guardsChecked, _), (.stopRequested, _), (.timerFired, _):
             // Late or repeated reports change nothing: a second stop request, a guard failing
-            // while rolling back, the answer of a check that a stop overtook.
+            // while rolling back, the answer of a check that a stop overtook, a timer of a stage
+            // that ended as it fired.
             return []
 
-        case (.preflightFinished, _), (.holdsPaused, _), (.bakeFinished, _):
+        case (.preflightFinished, _), (.holdsPaused, _), (.probed, _), (.clockRead, _):
             // Only ever asked for in the phase that waits for them.
             preconditionFailure("\(event) reported in phase \(phase)")
         }
@@ -399,13 +519,42 @@ public struct RolloutMachine: Sendable {
     private mutating func begin(stage: Int) -> [Action] {
         if let reason = stopReason, reason == .stopRequested || reason == .lockLost { return stop(reason) }
         guard stage < shape.stages.count else { return complete() }
+        if shape.lastStageStart != nil {
+            phase = .checkingCutoff(stage: stage)
+            return [.readClock(stage: stage)]
+        }
+        return checkGuardsOrStart(stage)
+    }
+
+    private mutating func checkGuardsOrStart(_ stage: Int) -> [Action] {
         if shape.hasGuards {
             // A stage whose checks fail never starts.
             phase = .guards(stage: stage)
             return [.checkGuards(stage: stage)]
         }
+        return startStage(stage)
+    }
+
+    private mutating func startStage(_ stage: Int) -> [Action] {
         phase = .running(stage: stage)
-        return [.startStage(stage)] + launchTargets(in: stage)
+        return [.startStage(stage)] + rearmGuards(stage) + launchTargets(in: stage)
+    }
+
+    /// Sets the timer of the stage's next guard check, when guards are watched.
+    private mutating func rearmGuards(_ stage: Int) -> [Action] {
+        guard let interval = shape.guardInterval, shape.hasGuards else { return [] }
+        return [arm(.guards(stage: stage), after: interval)]
+    }
+
+    private mutating func arm(_ timer: Timer, after delay: Duration) -> Action {
+        armed.insert(timer)
+        return .startTimer(timer, after: delay)
+    }
+
+    /// Cancels every timer still set: the stage they belong to is over.
+    private mutating func disarm() -> [Action] {
+        defer { armed = [] }
+        return armed.sorted { "\($0)" < "\($1)" }.map { .cancelTimer($0) }
     }
 
     private func isStopping(_ stage: Int) -> Bool {
@@ -448,15 +597,35 @@ public struct RolloutMachine: Sendable {
         guard phase == .running(stage: stage) else { return [] }
         if let stopReason { return stop(stopReason) }
         if stageFailures[stage] > shape.stages[stage].toleratedFailures { return stop(.thresholdExceeded(stage: stage)) }
-        if shape.stages[stage].bakes {
+        if let duration = shape.stages[stage].bake {
             phase = .baking(stage: stage)
-            return [.bake(stage: stage)]
+            let round = shape.stages[stage].targets.flatMap { target in
+                shape.healthSteps[target].map { Probe(target: target, step: $0) }
+            }
+            bake = Bake(round: round)
+            return [arm(.bakeEnds(stage: stage), after: duration)] + nextProbe(stage)
         }
         return finish(stage: stage)
     }
 
+    /// The bake's next probe; after a round's last, the pause before the next round (or the
+    /// stage's end, when the bake time is over).
+    private mutating func nextProbe(_ stage: Int) -> [Action] {
+        guard let current = bake else { return [] }
+        if current.next < current.round.count {
+            bake?.probing = true
+            let probe = current.round[current.next]
+            return [.probe(target: probe.target, step: probe.step)]
+        }
+        if current.timeUp { return finish(stage: stage) }
+        bake?.betweenRounds = true
+        // A stage with nothing to probe just waits for its bake time to be over.
+        return current.round.isEmpty ? [] : [arm(.nextBakeRound(stage: stage), after: Self.bakeRoundInterval)]
+    }
+
     private mutating func finish(stage: Int) -> [Action] {
-        [.finishStage(stage, failures: stageFailures[stage])] + begin(stage: stage + 1)
+        bake = nil
+        return disarm() + [.finishStage(stage, failures: stageFailures[stage])] + begin(stage: stage + 1)
     }
 
     private mutating func stepFinished(target: Int, step: Int, succeeded: Bool, stage: Int) -> [Action] {
@@ -490,9 +659,13 @@ public struct RolloutMachine: Sendable {
 
     // MARK: Stopping and rolling back
 
-    /// A stop during a bake waits for the bake to report (the engine ends it at its next probe):
-    /// the reason is kept as ``stop(_:)`` keeps it.
+    /// A stop during a bake: at once between probes; with a probe in flight, once it reports,
+    /// so that no probe runs beside a rollback. The reason is kept as ``stop(_:)`` keeps it.
     private mutating func endBake(_ stage: Int, stopping reason: StopReason) -> [Action] {
+        guard bake?.probing == true else {
+            phase = .baking(stage: stage)
+            return stop(reason)
+        }
         adopt(reason)
         phase = .endingBake(stage: stage)
         return []
@@ -525,7 +698,8 @@ public struct RolloutMachine: Sendable {
         switch phase {
         case .done, .rollingBackScope: return []
         case .running(let stage), .baking(let stage):
-            ended = [.abandonStage(stage, failures: stageFailures[stage], reason: stopReason ?? reason)]
+            bake = nil
+            ended = disarm() + [.abandonStage(stage, failures: stageFailures[stage], reason: stopReason ?? reason)]
         default: break
         }
         switch stopReason == .lockLost ? .halt : shape.onFailure {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SluiceCore
 
@@ -15,6 +16,8 @@ struct ScriptedEngine {
     var lockLostAfter: Int?
     /// Steps the engine does not start (their target's lock was lost), as [target, step].
     var notStartedSteps: Set<[Int]> = []
+    /// What the clock reads when the machine asks for the time of day.
+    var timeOfDay = Date(timeIntervalSince1970: 0)
 
     enum Start { case beginning, resuming(RolloutMachine.Progress), rollingBack(RolloutMachine.Progress) }
 
@@ -33,24 +36,44 @@ struct ScriptedEngine {
             queue = machine.rollBack()
         }
         var log: [RolloutMachine.Action] = []
-        while !queue.isEmpty {
+        // Timers fire in virtual time, earliest first, when nothing else is left to do.
+        var now = Duration.zero
+        var timers: [(due: Duration, timer: RolloutMachine.Timer)] = []
+        while true {
+            if queue.isEmpty, let earliest = timers.indices.min(by: { timers[$0].due < timers[$1].due }) {
+                let (due, timer) = timers.remove(at: earliest)
+                now = due
+                queue += machine.handle(.timerFired(timer))
+                continue
+            }
+            guard !queue.isEmpty else { break }
             let action = queue.removeFirst()
+            // Ending waits is the engine's signal to its `wait` steps, not a rollout decision:
+            // the tests that drive the machine by hand check when it comes.
+            if action == .endWaits { continue }
             log.append(action)
             if log.count == stopAfter { queue += machine.handle(.stopRequested) }
             if log.count == lockLostAfter { queue += machine.handle(.locksLost) }
             let event: RolloutMachine.Event? = switch action {
             case .runPreflight: .preflightFinished(succeeded: !preflightFails)
             case .pauseHolds: .holdsPaused
-            case .checkGuards(let stage): .guardsChecked(passed: stage != guardFailsBeforeStage)
+            case .readClock: .clockRead(timeOfDay)
+            case .checkGuards(let stage): .guardsChecked(stage: stage, passed: stage != guardFailsBeforeStage)
             case .runStep(let target, let step) where notStartedSteps.contains([target, step]): .stepNotStarted(target: target, step: step)
             case .runStep(let target, let step): .stepFinished(target: target, step: step, succeeded: !failingSteps.contains([target, step]))
             case .rollBackTarget(let target): .targetRolledBack(target, complete: !incompleteRollbacks.contains(target))
-            case .bake(let stage): .bakeFinished(healthy: stage != bakeFailsInStage)
-            case .startStage, .finishStage, .abandonStage, .startRollback, .resumeHolds, .finish: nil
+            case .probe(let target, let step):
+                .probed(target: target, step: step, healthy: !shape.stages.contains { $0.targets.contains(target) && shape.stages.firstIndex(of: $0) == bakeFailsInStage })
+            case .startTimer(let timer, let delay):
+                { timers.append((now + delay, timer)); return nil }()
+            case .cancelTimer(let timer):
+                { timers.removeAll { $0.timer == timer }; return nil }()
+            case .startStage, .finishStage, .abandonStage, .startRollback, .resumeHolds, .finish, .refuseStage, .endWaits: nil
             }
             if let event { queue += machine.handle(event) }
         }
         #expect(machine.isFinished)
+        #expect(timers.isEmpty, "a timer outlived the run: \(timers)")
         return log
     }
 }
@@ -67,10 +90,11 @@ struct RolloutMachineTests {
     ) -> RolloutMachine.Shape {
         RolloutMachine.Shape(
             stages: [
-                .init(name: "canary", targets: [0], parallel: 1, toleratedFailures: 0, bakes: bake),
+                .init(name: "canary", targets: [0], parallel: 1, toleratedFailures: 0, bake: bake ? .seconds(2) : nil),
                 .init(name: "rest", targets: [1, 2], parallel: 2, toleratedFailures: tolerated),
             ],
-            steps: [[0, 1], [0, 1], [0, 1]], onFailure: onFailure, rollbackScope: scope, hasHolds: holds, hasGuards: guards)
+            steps: [[0, 1], [0, 1], [0, 1]], onFailure: onFailure, rollbackScope: scope, hasHolds: holds, hasGuards: guards,
+            healthSteps: [[1], [1], [1]])
     }
 
     @Test func everythingSucceeds() {
@@ -169,7 +193,8 @@ struct RolloutMachineTests {
     @Test func unhealthyBakeStopsBeforeTheNextStage() {
         #expect(ScriptedEngine(bakeFailsInStage: 0).run(Self.shape(bake: true)) == [
             .runPreflight, .pauseHolds,
-            .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1), .bake(stage: 0),
+            .startStage(0), .runStep(target: 0, step: 0), .runStep(target: 0, step: 1),
+            .startTimer(.bakeEnds(stage: 0), after: .seconds(2)), .probe(target: 0, step: 1), .cancelTimer(.bakeEnds(stage: 0)),
             .abandonStage(0, failures: 0, reason: .bakeUnhealthy(stage: 0)),
             .startRollback(reason: .bakeUnhealthy(stage: 0)), .rollBackTarget(0),
             .resumeHolds, .finish(Result(outcome: .rolledBack, stopReason: .bakeUnhealthy(stage: 0))),
@@ -228,11 +253,38 @@ struct RolloutMachineTests {
         var machine = RolloutMachine(shape: Self.shape(onFailure: .halt, holds: false, guards: true))
         _ = machine.start()
         #expect(machine.handle(.preflightFinished(succeeded: true)) == [.checkGuards(stage: 0)])
-        #expect(machine.handle(.stopRequested) == [.finish(Result(outcome: .halted, stopReason: .stopRequested))])
-        #expect(machine.handle(.guardsChecked(passed: true)) == [])
-        #expect(machine.handle(.cutoffReached) == [])
+        #expect(machine.handle(.stopRequested) == [.endWaits, .finish(Result(outcome: .halted, stopReason: .stopRequested))])
+        #expect(machine.handle(.guardsChecked(stage: 0, passed: true)) == [])
+        #expect(machine.handle(.timerFired(.guards(stage: 0))) == [])
         #expect(machine.handle(.stopRequested) == [])
         #expect(machine.isFinished)
+    }
+
+    @Test func noStageStartsOnceTheWindowsLastStageStartHasPassed() {
+        // Given a window whose last stage start is at t = 1000 s
+        var shape = Self.shape(onFailure: .rollback, holds: false)
+        shape.lastStageStart = Date(timeIntervalSince1970: 1000)
+        var machine = RolloutMachine(shape: shape)
+        _ = machine.start()
+        // When the canary is asked for before it, and the rest after it
+        #expect(machine.handle(.preflightFinished(succeeded: true)) == [.readClock(stage: 0)])
+        #expect(machine.handle(.clockRead(Date(timeIntervalSince1970: 999))) == [.startStage(0), .runStep(target: 0, step: 0)])
+        _ = machine.handle(.stepFinished(target: 0, step: 0, succeeded: true))
+        #expect(machine.handle(.stepFinished(target: 0, step: 1, succeeded: true)) == [.finishStage(0, failures: 0), .readClock(stage: 1)])
+        // Then the rest is refused at its boundary and the canary rolled back
+        #expect(machine.handle(.clockRead(Date(timeIntervalSince1970: 1000))) == [
+            .refuseStage(1), .startRollback(reason: .cutoffReached(stage: 1)), .rollBackTarget(0),
+        ])
+    }
+
+    @Test func aStopWhileTheClockIsReadStopsBeforeTheStage() {
+        var shape = Self.shape(onFailure: .halt, holds: false)
+        shape.lastStageStart = Date(timeIntervalSince1970: 1000)
+        var machine = RolloutMachine(shape: shape)
+        _ = machine.start()
+        #expect(machine.handle(.preflightFinished(succeeded: true)) == [.readClock(stage: 0)])
+        #expect(machine.handle(.stopRequested) == [.endWaits])
+        #expect(machine.handle(.clockRead(Date(timeIntervalSince1970: 0))) == [.finish(Result(outcome: .halted, stopReason: .stopRequested))])
     }
 
     @Test func aLostLockBeforeAnythingChangedRefusesTheRun() {
@@ -375,19 +427,111 @@ struct RolloutMachineTests {
         ])
     }
 
-    @Test(arguments: [RolloutMachine.Event.guardFailed, .stopRequested])
+    @Test(arguments: [RolloutMachine.Event.guardsChecked(stage: 0, passed: false), .stopRequested])
     func aStopDuringABakeWaitsForTheBakeToEndBeforeRollingBack(_ stop: RolloutMachine.Event) {
         var machine = RolloutMachine(shape: Self.shape(holds: false, bake: true))
         _ = machine.start()
         #expect(machine.handle(.preflightFinished(succeeded: true)) == [.startStage(0), .runStep(target: 0, step: 0)])
         #expect(machine.handle(.stepFinished(target: 0, step: 0, succeeded: true)) == [.runStep(target: 0, step: 1)])
-        #expect(machine.handle(.stepFinished(target: 0, step: 1, succeeded: true)) == [.bake(stage: 0)])
-        // The bake's probe in flight ends first: nothing is undone beside it.
-        #expect(machine.handle(stop) == [])
-        let reason: RolloutMachine.StopReason = stop == .guardFailed ? .guardFailed(stage: 0) : .stopRequested
-        #expect(machine.handle(.bakeFinished(healthy: true)) == [
-            .abandonStage(0, failures: 0, reason: reason), .startRollback(reason: reason), .rollBackTarget(0),
+        #expect(machine.handle(.stepFinished(target: 0, step: 1, succeeded: true)) == [
+            .startTimer(.bakeEnds(stage: 0), after: .seconds(2)), .probe(target: 0, step: 1),
         ])
+        // The bake's probe in flight ends first: nothing is undone beside it.
+        #expect(machine.handle(stop) == [.endWaits])
+        let reason: RolloutMachine.StopReason = stop == .stopRequested ? .stopRequested : .guardFailed(stage: 0)
+        #expect(machine.handle(.probed(target: 0, step: 1, healthy: true)) == [
+            .cancelTimer(.bakeEnds(stage: 0)), .abandonStage(0, failures: 0, reason: reason), .startRollback(reason: reason), .rollBackTarget(0),
+        ])
+    }
+
+    @Test func aStopBetweenTwoRoundsOfABakeStopsAtOnce() {
+        var machine = RolloutMachine(shape: Self.shape(holds: false, bake: true))
+        _ = machine.start()
+        _ = machine.handle(.preflightFinished(succeeded: true))
+        _ = machine.handle(.stepFinished(target: 0, step: 0, succeeded: true))
+        _ = machine.handle(.stepFinished(target: 0, step: 1, succeeded: true))
+        #expect(machine.handle(.probed(target: 0, step: 1, healthy: true)) == [
+            .startTimer(.nextBakeRound(stage: 0), after: RolloutMachine.bakeRoundInterval),
+        ])
+        #expect(machine.handle(.stopRequested) == [
+            .endWaits, .cancelTimer(.bakeEnds(stage: 0)), .cancelTimer(.nextBakeRound(stage: 0)),
+            .abandonStage(0, failures: 0, reason: .stopRequested), .startRollback(reason: .stopRequested), .rollBackTarget(0),
+        ])
+    }
+
+    @Test func aBakeProbesInRoundsUntilItsTimeIsOverAndFinishesTheRoundUnderWay() {
+        // Given a canary of two targets that bakes, each with one health step
+        let shape = RolloutMachine.Shape(
+            stages: [.init(name: "canary", targets: [0, 1], parallel: 2, bake: .seconds(30))],
+            steps: [[0], [0]], healthSteps: [[0], [0]])
+        var machine = RolloutMachine(shape: shape)
+        _ = machine.start()
+        _ = machine.handle(.preflightFinished(succeeded: true))
+        _ = machine.handle(.stepFinished(target: 0, step: 0, succeeded: true))
+        // When both finished, the bake starts its timer and probes the targets one at a time
+        #expect(machine.handle(.stepFinished(target: 1, step: 0, succeeded: true)) == [
+            .startTimer(.bakeEnds(stage: 0), after: .seconds(30)), .probe(target: 0, step: 0),
+        ])
+        #expect(machine.handle(.probed(target: 0, step: 0, healthy: true)) == [.probe(target: 1, step: 0)])
+        #expect(machine.handle(.probed(target: 1, step: 0, healthy: true)) == [
+            .startTimer(.nextBakeRound(stage: 0), after: RolloutMachine.bakeRoundInterval),
+        ])
+        #expect(machine.handle(.timerFired(.nextBakeRound(stage: 0))) == [.probe(target: 0, step: 0)])
+        // Then the bake time ending mid-round lets the round finish, and the stage ends with it
+        #expect(machine.handle(.timerFired(.bakeEnds(stage: 0))) == [])
+        #expect(machine.handle(.probed(target: 0, step: 0, healthy: true)) == [.probe(target: 1, step: 0)])
+        #expect(machine.handle(.probed(target: 1, step: 0, healthy: true)) == [
+            .finishStage(0, failures: 0), .finish(Result(outcome: .succeeded)),
+        ])
+    }
+
+    @Test func aBakeTimeEndingBetweenRoundsEndsTheStageAtOnce() {
+        var machine = RolloutMachine(shape: Self.shape(holds: false, bake: true))
+        _ = machine.start()
+        _ = machine.handle(.preflightFinished(succeeded: true))
+        _ = machine.handle(.stepFinished(target: 0, step: 0, succeeded: true))
+        _ = machine.handle(.stepFinished(target: 0, step: 1, succeeded: true))
+        _ = machine.handle(.probed(target: 0, step: 1, healthy: true))
+        #expect(machine.handle(.timerFired(.bakeEnds(stage: 0))) == [
+            .cancelTimer(.nextBakeRound(stage: 0)), .finishStage(0, failures: 0), .startStage(1),
+            .runStep(target: 1, step: 0), .runStep(target: 2, step: 0),
+        ])
+    }
+
+    @Test func guardsAreWatchedWhileAStageRunsAndAFailureStopsIt() {
+        // Given guards checked every 5 s
+        var shape = Self.shape(holds: false, guards: true)
+        shape.guardInterval = .seconds(5)
+        var machine = RolloutMachine(shape: shape)
+        _ = machine.start()
+        #expect(machine.handle(.preflightFinished(succeeded: true)) == [.checkGuards(stage: 0)])
+        // When the stage starts, the watch is set; when it fires, the guards are checked again
+        #expect(machine.handle(.guardsChecked(stage: 0, passed: true)) == [
+            .startStage(0), .startTimer(.guards(stage: 0), after: .seconds(5)), .runStep(target: 0, step: 0),
+        ])
+        #expect(machine.handle(.timerFired(.guards(stage: 0))) == [.checkGuards(stage: 0)])
+        #expect(machine.handle(.guardsChecked(stage: 0, passed: true)) == [.startTimer(.guards(stage: 0), after: .seconds(5))])
+        #expect(machine.handle(.timerFired(.guards(stage: 0))) == [.checkGuards(stage: 0)])
+        // Then a failing check stops the stage: waits end, its running step finishes, and it rolls back
+        #expect(machine.handle(.guardsChecked(stage: 0, passed: false)) == [.endWaits])
+        #expect(machine.handle(.stepFinished(target: 0, step: 0, succeeded: true)) == [
+            .abandonStage(0, failures: 0, reason: .guardFailed(stage: 0)), .startRollback(reason: .guardFailed(stage: 0)), .rollBackTarget(0),
+        ])
+    }
+
+    @Test func aLateGuardAnswerOfAFinishedStageIsNotTakenForTheNextStagesCheck() {
+        var shape = Self.shape(holds: false, guards: true)
+        shape.guardInterval = .seconds(5)
+        var machine = RolloutMachine(shape: shape)
+        _ = machine.start()
+        _ = machine.handle(.preflightFinished(succeeded: true))
+        _ = machine.handle(.guardsChecked(stage: 0, passed: true))
+        #expect(machine.handle(.timerFired(.guards(stage: 0))) == [.checkGuards(stage: 0)])
+        _ = machine.handle(.stepFinished(target: 0, step: 0, succeeded: true))
+        #expect(machine.handle(.stepFinished(target: 0, step: 1, succeeded: true)) == [.finishStage(0, failures: 0), .checkGuards(stage: 1)])
+        // The watch's answer of stage 0 arrives while stage 1's own check runs: it changes nothing
+        #expect(machine.handle(.guardsChecked(stage: 0, passed: true)) == [])
+        #expect(machine.handle(.guardsChecked(stage: 1, passed: true)).first == .startStage(1))
     }
 
     @Test func aGuardFailingAfterAStopDuringABakeIsTheReasonGiven() {
@@ -396,10 +540,10 @@ struct RolloutMachineTests {
         _ = machine.handle(.preflightFinished(succeeded: true))
         _ = machine.handle(.stepFinished(target: 0, step: 0, succeeded: true))
         _ = machine.handle(.stepFinished(target: 0, step: 1, succeeded: true))
-        #expect(machine.handle(.stopRequested) == [])
-        #expect(machine.handle(.guardFailed) == [])
-        #expect(machine.handle(.bakeFinished(healthy: false)) == [
-            .abandonStage(0, failures: 0, reason: .guardFailed(stage: 0)), .startRollback(reason: .guardFailed(stage: 0)), .rollBackTarget(0),
+        #expect(machine.handle(.stopRequested) == [.endWaits])
+        #expect(machine.handle(.guardsChecked(stage: 0, passed: false)) == [])
+        #expect(machine.handle(.probed(target: 0, step: 1, healthy: false)) == [
+            .cancelTimer(.bakeEnds(stage: 0)), .abandonStage(0, failures: 0, reason: .guardFailed(stage: 0)), .startRollback(reason: .guardFailed(stage: 0)), .rollBackTarget(0),
         ])
     }
 
