@@ -74,7 +74,9 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         _ step: PlannedStep, in context: Context, saveSnapshot: (FileSnapshot) async throws -> Void = { _ in }
     ) async -> StepOutcome {
         let timeout = step.timeout.duration
-        if let health = step.health, let probe = health.executableProbe {
+        switch step.action {
+        case .health(let health):
+            guard let probe = health.executableProbe else { return Self.nothingPlanned(step) }
             let request = ProbeRequest(
                 probe: probe, status: health.status, contains: health.contains,
                 timeout: health.timeout.duration, transport: context.transport,
@@ -84,11 +86,10 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
             return StepOutcome(
                 succeeded: outcome.healthy,
                 detail: outcome.healthy ? "healthy after \(outcome.attempts.count) attempt(s): \(last)" : "unhealthy after \(outcome.attempts.count) attempt(s): \(last)")
-        }
-        if let file = step.file {
+        case .file(let file):
             return await write(file, timeout: timeout, in: context, saveSnapshot: saveSnapshot)
-        }
-        if let wait = step.wait?.duration {
+        case .wait(let planned):
+            let wait = planned.duration
             let start = clock.now
             guard await clock.sleep(for: wait, unless: context.stopping) else {
                 return StepOutcome(succeeded: true, detail: "waited \(RunbookDuration.format(wait))")
@@ -96,11 +97,17 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
             // Cut short, not failed: the run is stopping anyway, and a halted run's target stays as it is.
             let waited = start.duration(to: clock.now)
             return StepOutcome(succeeded: true, detail: "cut short by the stop after \(RunbookDuration.format(waited)) of \(RunbookDuration.format(wait))")
+        case .run(let command), .cacheRefresh(let command):
+            guard let executable = command.executable else { return Self.nothingPlanned(step) }
+            return await runWithRetries(executable, attempts: step.retries + 1, delay: step.retryDelay.duration, timeout: timeout, in: context)
+        case .skipped:
+            return StepOutcome(succeeded: true, detail: "not on this target: skipped")
         }
-        guard let command = step.command?.executable else {
-            return StepOutcome(succeeded: false, detail: "nothing to run: the plan holds no command for this step")
-        }
-        return await runWithRetries(command, attempts: step.retries + 1, delay: step.retryDelay.duration, timeout: timeout, in: context)
+    }
+
+    /// A plan read back without its executable parts (a saved plan is never run that way).
+    private static func nothingPlanned(_ step: PlannedStep) -> StepOutcome {
+        StepOutcome(succeeded: false, detail: "nothing to run: the plan holds no command for this step")
     }
 
     /// Undoes the step: its `rollback` command, or for a file step the restored snapshot followed

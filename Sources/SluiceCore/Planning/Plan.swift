@@ -157,30 +157,6 @@ public struct NamedCheck: Sendable, Codable, Equatable {
     }
 }
 
-/// One step on one target.
-public struct PlannedStep: Sendable, Codable, Equatable {
-    public var name: String
-    /// `run`, `health`, `cache_refresh`, `file` or `wait`.
-    public var action: String
-    /// False when the step's `when` labels do not match the target: apply skips it there.
-    public var applies: Bool
-    /// The action's command (run, cache_refresh, a health command).
-    public var command: PlannedCommand?
-    /// What plan runs instead of a run step.
-    public var check: PlannedCommand?
-    public var rollback: PlannedCommand?
-    public var health: PlannedHealth?
-    public var file: PlannedFile?
-    public var wait: PlannedDuration?
-    public var timeout: PlannedDuration
-    public var retries: Int
-    public var retryDelay: PlannedDuration
-    /// How the dry run verified the step, and what it found.
-    public var verification: CheckOutcome
-    /// The step's `env:` rendered, with secret values.
-    @Executable public var environment: [String: String]?
-}
-
 public struct PlannedHealth: Sendable, Codable, Equatable {
     public var probe: RenderedProbe
     /// The probe with secret values.

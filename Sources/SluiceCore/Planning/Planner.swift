@@ -79,7 +79,7 @@ public struct Planner: Sendable {
     ) throws -> PlannedStep {
         let applies = step.when.isEmpty || target.matches(step.when)
         var planned = PlannedStep(
-            name: step.name, action: step.action.key, applies: applies, timeout: Self.planned(step.timeout),
+            name: step.name, action: .skipped(step.action.kind), timeout: Self.planned(step.timeout),
             retries: step.retries, retryDelay: Self.planned(step.retryDelay),
             verification: CheckOutcome(status: .nothingToCheck, detail: ""))
         guard applies else {
@@ -94,16 +94,17 @@ public struct Planner: Sendable {
         })
         switch step.action {
         case .run(let run), .cacheRefresh(let run):
-            planned.command = try command(run, context)
+            let rendered = try command(run, context)
+            planned.action = if case .run = step.action { .run(rendered) } else { .cacheRefresh(rendered) }
             planned.verification = step.check == nil
                 ? CheckOutcome(status: .notChecked, detail: "no `check` command: the dry run cannot verify this step")
                 : CheckOutcome(status: .notChecked, detail: "check not run yet")
         case .health(let health):
-            planned.health = PlannedHealth(
+            planned.action = .health(PlannedHealth(
                 probe: try health.probe.render(in: context, redactingSecrets: true),
                 executableProbe: try health.probe.render(in: context),
                 status: health.status, contains: health.contains, attempts: health.attempts,
-                interval: Self.planned(health.interval), timeout: Self.planned(health.timeout))
+                interval: Self.planned(health.interval), timeout: Self.planned(health.timeout)))
             planned.verification = CheckOutcome(status: .notChecked, detail: "probe not run yet")
         case .file(let change):
             let path = try change.path.render(in: context, quoting: .verbatim)
@@ -112,7 +113,7 @@ public struct Planner: Sendable {
             validateContext.file = validateFile(target.name, index, absolutePath)
             var displayContext = context
             displayContext.file = Self.temporaryFileDisplay
-            planned.file = PlannedFile(
+            planned.action = .file(PlannedFile(
                 path: try change.path.render(in: context, quoting: .verbatim, redactingSecrets: true),
                 executablePath: absolutePath,
                 validateFile: change.validate == nil ? nil : validateContext.file,
@@ -125,12 +126,12 @@ public struct Planner: Sendable {
                         executable: try $0.render(in: validateContext))
                 },
                 reload: try change.reload.map { try command($0, context) },
-                follow: change.follow)
+                follow: change.follow))
             planned.verification = change.validate == nil
                 ? CheckOutcome(status: .notChecked, detail: "no `validate` command: only the diff shows the change")
                 : CheckOutcome(status: .notChecked, detail: "validate not run yet")
         case .wait(let duration):
-            planned.wait = PlannedDuration(duration)
+            planned.action = .wait(PlannedDuration(duration))
             planned.verification = CheckOutcome(status: .nothingToCheck, detail: "a wait changes nothing")
         }
         return planned
@@ -154,6 +155,19 @@ public struct Planner: Sendable {
         let display = command.usesSecret(of: context)
             ? try command.render(in: context, redactingSecrets: true).description : executable.description
         return PlannedCommand(display: display, executable: executable)
+    }
+}
+
+extension Step.Action {
+    /// The kind of step, as the plan names it.
+    var kind: PlannedAction.Kind {
+        switch self {
+        case .run: .run
+        case .cacheRefresh: .cacheRefresh
+        case .health: .health
+        case .file: .file
+        case .wait: .wait
+        }
     }
 }
 

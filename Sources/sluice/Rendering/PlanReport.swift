@@ -90,7 +90,7 @@ struct PlanReport: Sendable {
     }
 
     private static func stepHeader(_ index: Int, _ step: PlannedStep) -> String {
-        "    \(index + 1). \(step.name.escapedForTerminal) [\(step.action.escapedForTerminal)]"
+        "    \(index + 1). \(step.name.escapedForTerminal) [\(step.action.kind.rawValue)]"
     }
 
     private var windowText: String {

@@ -87,6 +87,8 @@ struct PlanJournalTests {
     @Test(arguments: [
         (#""timeout":"5m""#, #""timeout":"5 minutes""#, "stages[0].targets[0].steps[0].timeout: `5 minutes` is not a duration"),
         (#""onFailure":"rollback""#, #""onFailure":"explode""#, "onFailure: "),
+        (#""action":"run""#, #""action":"explode""#, "stages[0].targets[0].steps[0].action: unknown step action `explode`"),
+        (#""command":{"#, #""commandX":{"#, "stages[0].targets[0].steps[0].command is missing"),
     ])
     func aDamagedValueInTheJournalIsAnErrorNamingWhereNeverADefault(_ good: String, _ bad: String, _ named: String) throws {
         let (_, planned, fixture) = try Self.planned()
