@@ -11,6 +11,7 @@ public protocol CommandRunner: Sendable {
 
 /// A command to run and how to run it.
 public struct CommandRequest: Sendable {
+    /// The command to run, as an argument vector or a shell string.
     public var command: RenderedCommand
     /// The folder the command runs in; nil: where its transport runs commands (for
     /// ``LocalTransport``, the runbook's folder; a bare ``SubprocessCommandRunner``, this
@@ -18,6 +19,7 @@ public struct CommandRequest: Sendable {
     public var workingDirectory: String?
     /// Variables added to the inherited environment (`SLUICE_*`, the step's `env:`).
     public var environment: [String: String]
+    /// How long the command may run before its process group is terminated.
     public var timeout: Duration
     /// How long a timed-out command's process group has between SIGTERM and SIGKILL.
     public var killGrace: Duration
@@ -29,6 +31,7 @@ public struct CommandRequest: Sendable {
     /// redacted, for live display.
     public var onOutput: (@Sendable (String) -> Void)?
 
+    /// A request for `command`; without a folder it runs where its transport runs commands.
     public init(
         command: RenderedCommand, workingDirectory: String? = nil, environment: [String: String] = [:],
         timeout: Duration = Step.defaultTimeout, killGrace: Duration = .seconds(10), outputLimit: Int = 4096,
@@ -47,6 +50,7 @@ public struct CommandRequest: Sendable {
 
 /// How a command ended, with the end of what it printed.
 public struct CommandResult: Sendable, Equatable {
+    /// How the command ended.
     public enum Termination: Sendable, Equatable, CustomStringConvertible {
         case exited(Int32)
         /// Ended by a signal it did not get from sluice.
@@ -56,6 +60,7 @@ public struct CommandResult: Sendable, Equatable {
         /// Never ran: the program was missing, not executable, or the folder did not exist.
         case failedToStart(String)
 
+        /// The ending in words, as step events and the display show it.
         public var description: String {
             switch self {
             case .exited(let code): "exited with status \(code)"
@@ -66,17 +71,21 @@ public struct CommandResult: Sendable, Equatable {
         }
     }
 
+    /// How the command ended.
     public var termination: Termination
     /// The last bytes of standard output and standard error, interleaved as written, redacted.
     public var output: String
+    /// From start to the end of its output, on the runner's clock.
     public var duration: Duration
 
+    /// A result as a runner reports it.
     public init(termination: Termination, output: String, duration: Duration) {
         self.termination = termination
         self.output = output
         self.duration = duration
     }
 
+    /// Whether the command exited with status 0.
     public var succeeded: Bool { termination == .exited(0) }
 
     /// The exit status, when the command exited by itself.

@@ -7,7 +7,9 @@ import Synchronization
 public struct FileSnapshot: Sendable, Equatable, Codable {
     /// The regular file's path (for a followed link, the file the link points to).
     public var path: String
+    /// Whether a file was at the path; false: the snapshot stands for "no file".
     public var existed: Bool
+    /// The file's exact bytes; nil when it did not exist.
     public var content: Data?
     /// Permission bits, e.g. 0o644.
     public var mode: UInt32?
@@ -16,6 +18,7 @@ public struct FileSnapshot: Sendable, Equatable, Codable {
     /// The group id.
     public var group: UInt32?
 
+    /// A snapshot of `path` as it was.
     public init(path: String, existed: Bool, content: Data?, mode: UInt32?, owner: UInt32? = nil, group: UInt32? = nil) {
         self.path = path
         self.existed = existed
@@ -39,6 +42,7 @@ public enum FileChangeError: Error, Equatable, CustomStringConvertible {
     /// (another user who can write the folder): nothing was followed, the step fails.
     case swapped(String)
 
+    /// The reason in words, with what to do.
     public var description: String {
         switch self {
         case .folderMissing(let folder): "the folder \(folder) does not exist; create it in an earlier step"

@@ -2,6 +2,7 @@ import SluiceCore
 
 /// One attempt of a health check.
 public struct ProbeRequest: Sendable {
+    /// What to probe: an HTTP URL, a TCP address or a command.
     public var probe: RenderedProbe
     /// The expected HTTP status; nil accepts any 2xx.
     public var status: Int?
@@ -12,9 +13,12 @@ public struct ProbeRequest: Sendable {
     /// For command probes: the transport of the target they run on, the variables they get
     /// there, and what to redact.
     public var transport: any TargetTransport
+    /// Variables set for a command probe (`SLUICE_*`, the step's `env:`).
     public var environment: [String: String]
+    /// Hides secret values in what a command probe printed.
     public var redactor: Redactor
 
+    /// One attempt of `probe`, bounded by `timeout`.
     public init(
         probe: RenderedProbe, status: Int? = nil, contains: String? = nil, timeout: Duration = .seconds(5),
         transport: any TargetTransport = LocalTransport(directory: "/"), environment: [String: String] = [:],
@@ -32,10 +36,12 @@ public struct ProbeRequest: Sendable {
 
 /// What one attempt found.
 public struct ProbeResult: Sendable, Equatable {
+    /// Whether this attempt found the target healthy.
     public var healthy: Bool
     /// For people: "HTTP 200", "HTTP 503", "connection refused", "body lacks `ok`", a command's output.
     public var detail: String
 
+    /// What one attempt found.
     public init(healthy: Bool, detail: String) {
         self.healthy = healthy
         self.detail = detail
@@ -49,8 +55,10 @@ public protocol HealthProber: Sendable {
 
 /// The attempts of a health check: it fails only after every attempt failed.
 public struct HealthCheckOutcome: Sendable, Equatable {
+    /// Each attempt's result, in order; the last decides.
     public var attempts: [ProbeResult]
 
+    /// Whether the last attempt found the target healthy.
     public var healthy: Bool { attempts.last?.healthy ?? false }
 }
 

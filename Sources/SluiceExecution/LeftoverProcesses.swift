@@ -12,7 +12,9 @@ import Foundation
 public enum LeftoverProcesses {
     /// A process of the run, with what it runs.
     public struct Process: Sendable, Equatable {
+        /// Its process id.
         public var pid: pid_t
+        /// The process group it is in (its step's command led one).
         public var processGroup: pid_t
         /// Its command line, arguments separated by spaces.
         public var command: String
@@ -20,6 +22,7 @@ public enum LeftoverProcesses {
 
     /// How the leftovers were stopped.
     public struct Stopped: Sendable, Equatable {
+        /// Every leftover process found, in the order it was signalled.
         public var processes: [Process]
         /// Those that outlived SIGTERM and its grace and were killed with SIGKILL.
         public var killed: [Process]

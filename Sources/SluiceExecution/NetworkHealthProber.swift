@@ -17,6 +17,7 @@ public struct NetworkHealthProber: HealthProber {
         self.client = HTTPClient.shared
     }
 
+    /// Probes once: HTTP and TCP from here, a command on its target's transport.
     public func probe(_ request: ProbeRequest) async -> ProbeResult {
         switch request.probe {
         case .http(let url): await probeHTTP(url, request)

@@ -13,6 +13,7 @@ public struct PlanChecker: Sendable {
     let parallel: Int
     let redactor: Redactor
 
+    /// A checker reaching targets through `transports`, running at most `parallel` checks at a time.
     public init(transports: Transports, prober: any HealthProber, parallel: Int = 16, redactor: Redactor) {
         self.transports = transports
         self.prober = prober

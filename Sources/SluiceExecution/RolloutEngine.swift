@@ -4,12 +4,19 @@ import Synchronization
 
 /// One thing that happened in a run, for its record.
 public struct RunEvent: Sendable, Equatable {
+    /// What happened.
     public var kind: EventKind
+    /// The target it happened on; nil for the run as a whole (holds, guards, stages).
     public var target: String?
+    /// The stage it belongs to, if any.
     public var stage: String?
+    /// The step, hold, guard or preflight check's name, if any.
     public var step: String?
+    /// How it ended, for events that end something.
     public var status: EventStatus?
+    /// The command's exit status, when it exited by itself.
     public var exitCode: Int32?
+    /// How long it took, for events that end something.
     public var duration: Duration?
     /// `command` (as shown, secrets masked), `output` (the end of it, redacted), `reason`, ...
     public var detail: [String: String]
@@ -18,6 +25,7 @@ public struct RunEvent: Sendable, Equatable {
     /// target's last), so that what the store shows never lags behind the run for long.
     public var mayWaitForNextEvent = false
 
+    /// An event of `kind`, with what is known of it.
     public init(
         _ kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: EventStatus? = nil,
         exitCode: Int32? = nil, duration: Duration? = nil, detail: [String: String] = [:]
@@ -46,6 +54,7 @@ public protocol RunRecorder: Sendable {
 }
 
 extension RunRecorder {
+    /// Shows nothing: for recorders that have no display.
     public func show(output line: String, target: String, step: String) {}
 }
 
@@ -65,6 +74,7 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
     /// The time of day, for the window's cutoff before each stage.
     let now: @Sendable () -> Date
 
+    /// An engine that runs steps with `executor`, reaches targets through `transports` and records through `recorder`; `now` gives the time of day for the window's cutoff.
     public init(
         executor: StepExecutor<C>, transports: Transports, recorder: any RunRecorder, clock: C, redactor: Redactor,
         now: @escaping @Sendable () -> Date = Date.init

@@ -3,6 +3,7 @@ import SluiceCore
 
 /// What running (or undoing) one step on one target did.
 public struct StepOutcome: Sendable, Equatable {
+    /// Whether the step did what it should (or the undo undid it).
     public var succeeded: Bool
     /// For people and the audit store: what decided the outcome.
     public var detail: String
@@ -11,6 +12,7 @@ public struct StepOutcome: Sendable, Equatable {
     /// For a file step: the file as it was before the change, for its rollback.
     public var snapshot: FileSnapshot?
 
+    /// An outcome, with the commands it ran.
     public init(succeeded: Bool, detail: String, commands: [CommandResult] = [], snapshot: FileSnapshot? = nil) {
         self.succeeded = succeeded
         self.detail = detail
@@ -30,6 +32,7 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
     let prober: any HealthProber
     let clock: C
 
+    /// An executor that probes health with `prober` and waits on `clock`.
     public init(prober: any HealthProber, clock: C) {
         self.prober = prober
         self.clock = clock
@@ -41,12 +44,14 @@ public struct StepExecutor<C: Clock>: Sendable where C.Duration == Duration {
         public var transport: any TargetTransport
         /// `SLUICE_*` and the step's `env:`, which the transport sets for each command.
         public var environment: [String: String]
+        /// Hides secret values in everything the step's commands print.
         public var redactor: Redactor
         /// Called with each line the step's commands print, already redacted, for the display.
         public var onOutput: (@Sendable (String) -> Void)?
         /// Fired when the run stops (Ctrl-C, a guard): a `wait` step ends at once.
         var stopping: Latch?
 
+        /// A context on `transport`, with the variables each command gets there.
         public init(
             transport: any TargetTransport, environment: [String: String], redactor: Redactor,
             onOutput: (@Sendable (String) -> Void)? = nil

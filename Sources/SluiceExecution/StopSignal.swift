@@ -10,8 +10,10 @@ public final class StopSignal: Sendable {
     /// Each target whose lock was lost, with why.
     private let lost = Mutex<[String: String]>([:])
 
+    /// A signal nothing has fired yet.
     public init() {}
 
+    /// Asks the run to stop (the first Ctrl-C, SIGTERM or SIGHUP).
     public func request() { requested.fire() }
 
     /// Tells the run that its locks on these targets (target: why) are no longer its own.

@@ -18,6 +18,7 @@ public struct SubprocessCommandRunner: CommandRunner {
     /// The process groups of the commands running now, for ``terminateRunning(grace:)``.
     private let running = RunningGroups()
 
+    /// A runner that reads a command's output for `drainGrace` after it exited.
     public init(drainGrace: Duration = .milliseconds(300)) {
         self.drainGrace = drainGrace
     }
@@ -35,6 +36,7 @@ public struct SubprocessCommandRunner: CommandRunner {
         }
     }
 
+    /// Runs the request as a process in a new process group, to its end or its timeout.
     public func run(_ request: CommandRequest) async -> CommandResult {
         let clock = ContinuousClock()
         let start = clock.now

@@ -16,8 +16,11 @@ public struct WebhookMessage: Sendable, Equatable, Codable {
     public var actor: String
     /// The audit event kind, for example `stage.finished`.
     public var event: String
+    /// The event's stage, if it has one.
     public var stage: String?
+    /// The event's target, if it has one.
     public var target: String?
+    /// The event's step, hold or guard name, if it has one.
     public var step: String?
     /// The event's status: a step's `succeeded`/`failed`, the run's outcome on `run.finished`.
     public var outcome: String?
@@ -30,6 +33,7 @@ public struct WebhookMessage: Sendable, Equatable, Codable {
     /// shows a store later cut short, emptied or replaced.
     public var hash: String?
 
+    /// A message for one event.
     public init(
         runID: String, runbook: String, actor: String, event: String, stage: String? = nil, target: String? = nil,
         step: String? = nil, outcome: String? = nil, time: String, seq: Int64? = nil, hash: String? = nil
@@ -106,13 +110,16 @@ public struct WebhookFailure: Sendable, Equatable, CustomStringConvertible {
     public var webhook: String
     /// Where the runbook lists the webhook.
     public var location: SourceLocation
+    /// The audit event kind that was not delivered.
     public var event: String
+    /// The event's sequence number in the audit store, when it has one.
     public var seq: Int64?
     /// What went wrong: `connection refused`, `HTTP 500`, `no answer within 5s`, ...
     public var reason: String
     /// How many attempts were made (0 when the run ended before it was sent).
     public var attempts: Int
 
+    /// The failure in words, for the warning printed on standard error.
     public var description: String {
         "notifying \(webhook) (\(location)) of \(event)\(seq.map { " #\($0)" } ?? "") failed: \(reason)"
             + (attempts > 1 ? " (tried \(attempts) times)" : "") + "; the run goes on"
