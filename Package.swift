@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
         .library(name: "SluiceAudit", targets: ["SluiceAudit"]),
         .library(name: "SluiceExecution", targets: ["SluiceExecution"]),
+        .library(name: "SluiceRuns", targets: ["SluiceRuns"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -51,6 +52,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // A run's lifecycle as a library: gates, locks and lease, journal, the engine with its
+        // heartbeat, the run's end; `apply`, `resume` and `rollback` call it and render what it returns.
+        .target(
+            name: "SluiceRuns",
+            dependencies: ["SluiceCore", "SluiceAudit", "SluiceExecution"]
+        ),
         // The command-line program: parses arguments, calls the libraries, maps outcomes to exit
         // statuses.
         .executableTarget(
@@ -59,6 +66,7 @@ let package = Package(
                 "SluiceCore",
                 "SluiceAudit",
                 "SluiceExecution",
+                "SluiceRuns",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -69,25 +69,6 @@ enum Console {
     }
 }
 
-extension JSONEncoder {
-    /// Sorted keys, indented, times as RFC 3339: for `--json` output and saved plans alike.
-    static var sluice: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }
-}
-
-extension JSONDecoder {
-    /// Reads what ``JSONEncoder/sluice`` writes (saved plans).
-    static var sluice: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }
-}
-
 /// ANSI colours for a terminal; plain text otherwise.
 ///
 /// What is styled is shown, never obeyed: each style escapes the control characters of the text

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SluiceAudit
 import SluiceCore
+import SluiceRuns
 import SluiceExecution
 import Synchronization
 
@@ -53,7 +54,7 @@ struct PlanCommand: AsyncParsableCommand {
             plan = try Planner().plan(
                 runbook: runbookValue, variables: variables, runID: runID.rawValue, now: now,
                 content: ContentDigest(runbook: runbookValue),
-                validateFile: ApplyCommand.validateFile(runID: runID))
+                validateFile: RunGates.validateFile(runID: runID))
         } catch {
             Console.error("\(error)")
             throw ExitCode(2)
@@ -86,7 +87,7 @@ struct PlanCommand: AsyncParsableCommand {
     private func record(_ plan: Plan, summary: PlanSummary, saved: Data?, runbook: Runbook, runID: RunID, redactor: Redactor) async throws -> ApprovalStatus {
         let store = try storeOptions.openStore(failingWith: 1)
         let actor = actorOptions.resolvedActor
-        try await store.createRun(RunbookInputs.runRecord(
+        try await store.createRun(RunGates.runRecord(
             runID, of: runbook, mode: .plan, actor: actor, contentHash: plan.content.hash, startedAt: plan.createdAt))
         if let saved {
             try await store.savePlan(SavedPlan(

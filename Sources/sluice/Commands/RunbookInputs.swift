@@ -37,17 +37,6 @@ enum RunbookInputs {
         return calendar
     }
 
-    /// Whether the store's approvals let `actor` apply `content` of `runbook`.
-    static func approvalVerdict(of runbook: Runbook, content: ContentDigest, actor: String, store: AuditStore) async throws -> ApprovalVerdict {
-        guard runbook.approval.required else { return .notRequired }
-        let approvers = try await store.approvals(runbookID: runbook.id, contentHash: content.hash).map(\.approver)
-        // The latest approval of other content matters only when this content has none.
-        let latest = approvers.isEmpty ? try await store.latestApproval(runbookID: runbook.id).map { record in
-            PriorApproval(approver: record.approver, approvedAt: record.approvedAt, contentHash: record.contentHash, digest: record.digest)
-        } : nil
-        return ApprovalGate.evaluate(runbook.approval, actor: actor, content: content, approversOfContent: approvers, latest: latest)
-    }
-
     /// Reads every variable's value; exits 2 naming the variable that cannot be read.
     static func variables(of runbook: Runbook) throws -> ResolvedVariables {
         do {
@@ -56,14 +45,5 @@ enum RunbookInputs {
             Console.error("\(error)")
             throw ExitCode(2)
         }
-    }
-
-    /// The store's row for a new run of `runbook` by `actor`, on this host and process.
-    static func runRecord(_ id: RunID, of runbook: Runbook, mode: RunMode, actor: String, contentHash: String, startedAt: Date) -> RunRecord {
-        RunRecord(
-            id: id, runbookID: runbook.id, title: runbook.title ?? runbook.id,
-            kind: runbook.kind == .maintenance ? .maintenance : .change, mode: mode, actor: actor,
-            host: ProcessProbe.hostName, pid: ProcessProbe.currentPID, contentHash: contentHash, runbookPath: runbook.file,
-            startedAt: Timestamp.format(startedAt))
     }
 }

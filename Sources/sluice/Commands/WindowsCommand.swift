@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceCore
+import SluiceRuns
 
 /// `sluice windows RUNBOOK`: when apply could next start, from the runbook's window and the
 /// freezes of the runbook and the shared calendar.

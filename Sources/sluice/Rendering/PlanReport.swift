@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceRuns
 
 /// The human report of a plan: stage by stage, target by target, then a summary.
 ///
@@ -182,11 +183,7 @@ struct PlanReport: Sendable {
         for line in output.split(separator: "\n").suffix(5) { lines.append(indent + "| " + line.escapedForTerminal) }
     }
 
-    static func time(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func time(_ date: Date) -> String { WindowText.time(date) }
 }
 
 /// Text built line by line in one buffer: a large plan has hundreds of thousands of lines.

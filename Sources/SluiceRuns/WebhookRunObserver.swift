@@ -16,12 +16,13 @@ struct WebhookRunObserver: RunObserver {
 
     /// `nil` when the runbook has no `notify` entries. `audit` is the run's journal without an
     /// observer (a `notify.failed` is never itself notified); its redactor cleans every message.
-    init?(runbook: Runbook, audit: RunJournal) {
+    /// `warn` shows a warning on standard error (`warning: ` is added).
+    init?(runbook: Runbook, audit: RunJournal, warn: @escaping @Sendable (String) -> Void) {
         guard !runbook.notify.isEmpty else { return nil }
         runbookID = runbook.id
         notifier = WebhookNotifier(
-            notify: runbook.notify, redactor: audit.redactor, log: { Console.error("warning: \($0)") },
-            onFailure: { await Self.record($0, in: audit) })
+            notify: runbook.notify, redactor: audit.redactor, log: warn,
+            onFailure: { await Self.record($0, in: audit, warn: warn) })
     }
 
     func observe(_ event: RecordedEvent) {
@@ -38,7 +39,7 @@ struct WebhookRunObserver: RunObserver {
     }
 
     /// Records `failure` as the run's `notify.failed`; a store that fails is only warned about.
-    static func record(_ failure: WebhookFailure, in audit: RunJournal) async {
+    static func record(_ failure: WebhookFailure, in audit: RunJournal, warn: @Sendable (String) -> Void) async {
         var detail: [String: JSONValue] = [
             "webhook": .string(failure.webhook), "declared_at": .string(failure.location.description),
             "event": .string(failure.event), "reason": .string(failure.reason), "attempts": .integer(Int64(failure.attempts)),
@@ -47,7 +48,7 @@ struct WebhookRunObserver: RunObserver {
         do {
             try await audit.record(.notifyFailed, status: EventStatus.failed.rawValue, detail: detail)
         } catch {
-            Console.error("warning: could not audit the failed notification of \(failure.event) to \(failure.webhook): \(error)")
+            warn("could not audit the failed notification of \(failure.event) to \(failure.webhook): \(error)")
         }
     }
 }
@@ -56,10 +57,11 @@ extension RunJournal {
     /// The journal of `runID` whose committed events also go to `runbook`'s webhooks, if it has
     /// any, and those webhooks, for `RunSession` to deliver to.
     static func notifying(
-        _ runbook: Runbook, store: AuditStore, runID: RunID, actor: String, variables: ResolvedVariables
+        _ runbook: Runbook, store: AuditStore, runID: RunID, actor: String, variables: ResolvedVariables,
+        warn: @escaping @Sendable (String) -> Void
     ) -> (journal: RunJournal, webhooks: WebhookRunObserver?) {
         let audit = RunJournal(store: store, runID: runID, actor: actor, redactor: variables.redactor)
-        let webhooks = WebhookRunObserver(runbook: runbook, audit: audit)
+        let webhooks = WebhookRunObserver(runbook: runbook, audit: audit, warn: warn)
         let journal = RunJournal(
             store: store, runID: runID, actor: actor, redactor: variables.redactor, observer: webhooks,
             secrets: variables.secretValues)

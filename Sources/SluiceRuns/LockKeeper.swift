@@ -18,6 +18,8 @@ struct LockKeeper {
     let stop: StopSignal
     let interval: Duration
     let ttl: Duration
+    /// Tells the operator of a lost lock, as soon as it is known.
+    let note: @Sendable (String) -> Void
 
     var runID: RunID { journal.runID }
 
@@ -64,7 +66,7 @@ struct LockKeeper {
     private func lose(_ lost: [String: String]) async {
         guard !lost.isEmpty else { return }
         for (target, why) in lost.sorted(by: { $0.key < $1.key }) {
-            Console.note("lock lost on \(target): \(why). No further step starts on \(target); the run halts.")
+            note("lock lost on \(target): \(why). No further step starts on \(target); the run halts.")
             _ = try? await journal.record(.lockLost, target: target, status: EventStatus.lost.rawValue, detail: ["reason": .string(why)])
         }
         stop.loseLocks(lost)

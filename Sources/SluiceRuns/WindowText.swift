@@ -2,11 +2,11 @@ import Foundation
 import SluiceCore
 
 /// Window and freeze verdicts in words, for refusals and the audit store.
-enum WindowText {
+public enum WindowText {
     /// Why a stage may not start: `the window is closed; it next opens ...`, or `a freeze is on
     /// until ... (year-end; calendar.yaml:2:5)`, naming where each freeze in force is declared.
-    static func describe(
-        _ verdict: WindowVerdict, runbook: Runbook, at now: Date, time: (Date) -> String = PlanReport.time
+    public static func describe(
+        _ verdict: WindowVerdict, runbook: Runbook, at now: Date, time: (Date) -> String = WindowText.time
     ) -> String {
         switch verdict {
         case .closed(let next):
@@ -20,5 +20,12 @@ enum WindowText {
         case .unrestricted:
             return "no window or freeze applies"
         }
+    }
+
+    /// A time as RFC 3339 in UTC, to the second: how refusals and reports name times.
+    public static func time(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
     }
 }
