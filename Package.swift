@@ -110,6 +110,7 @@ let package = Package(
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceRunsTests", dependencies: ["SluiceRuns", "SluiceAudit", "SluiceExecution", "SluiceCore"]),
         .testTarget(
             name: "SluiceAuditTests",
             dependencies: [
