@@ -91,16 +91,9 @@ extension AuditStore {
     /// Stale means: its holder runs on this host and its process is gone (`kill(pid, 0)` fails
     /// with `ESRCH`), whatever its heartbeat's age. A holder on another host cannot be checked
     /// from here: live while its heartbeat is fresh, then ``LockState/unverifiable``, which
-    /// callers treat as live.
+    /// callers treat as live. Judged by ``Lease/state(at:holder:)`` with the store's clock.
     public func state(of lock: TargetLock) -> LockState {
-        // On this host the process decides at once: a runner that is gone holds nothing,
-        // however fresh its last heartbeat (`runs` already calls its run interrupted).
-        if lock.host == ProcessProbe.hostName { return ProcessProbe.isGone(pid: lock.pid) ? .stale : .live }
-        let nowMilliseconds = Int64((clock().timeIntervalSince1970 * 1000).rounded(.down))
-        // An unreadable heartbeat counts as expired.
-        let heartbeat = Timestamp.milliseconds(lock.heartbeatAt) ?? Int64.min
-        if heartbeat != Int64.min, nowMilliseconds - heartbeat <= lock.ttlMilliseconds { return .live }
-        return .unverifiable
+        lock.state(at: clock(), holder: lock.holderProcess)
     }
 
     /// Frees the lock on `target` if, and only if, it is stale, and appends `lock.forced` with

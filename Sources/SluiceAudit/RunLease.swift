@@ -4,7 +4,7 @@ import SluiceCore
 /// One row of the `run_leases` table: the one process driving a run (`apply`, `resume` or
 /// `rollback`) now. Target locks keep other runs off a run's targets; the lease keeps a second
 /// process off the run itself.
-public struct RunLease: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+public struct RunLease: Codable, Sendable, Hashable, Lease, FetchableRecord, PersistableRecord {
     /// The table's name.
     public static let databaseTableName = "run_leases"
 
@@ -52,11 +52,11 @@ extension AuditStore {
     /// gone; on another: its heartbeat is older than its TTL), the lease is taken; held by a live
     /// driver, nothing changes and the answer names it.
     public func acquireRunLease(_ runID: RunID, host: String, pid: Int32, ttl: Duration) async throws -> RunLeaseResult {
-        let now = now()
-        let nowMilliseconds = Timestamp.milliseconds(now) ?? 0
+        let date = clock()
+        let now = Timestamp.format(date)
         return try await write("leasing run \(runID)") { db in
             if let held = try RunLease.fetchOne(db, key: runID.rawValue), held.host != host || held.pid != pid,
-                Self.isLive(held, nowMilliseconds: nowMilliseconds)
+                held.state(at: date, holder: held.holderProcess) == .live
             {
                 return .heldBy(held)
             }
@@ -85,13 +85,5 @@ extension AuditStore {
             try db.execute(
                 sql: "DELETE FROM run_leases WHERE run_id = ? AND host = ? AND pid = ?", arguments: [runID.rawValue, host, pid])
         }
-    }
-
-    /// A driver on this host is live while its process is; one elsewhere while its heartbeat is
-    /// fresh (its process cannot be checked from here).
-    private static func isLive(_ lease: RunLease, nowMilliseconds: Int64) -> Bool {
-        if lease.host == ProcessProbe.hostName { return !ProcessProbe.isGone(pid: lease.pid) }
-        guard let heartbeat = Timestamp.milliseconds(lease.heartbeatAt) else { return false }
-        return nowMilliseconds - heartbeat <= lease.ttlMilliseconds
     }
 }

@@ -2,7 +2,7 @@ import GRDB
 import SluiceCore
 
 /// One row of the `locks` table: a target reserved for one run.
-public struct TargetLock: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+public struct TargetLock: Codable, Sendable, Hashable, Lease, FetchableRecord, PersistableRecord {
     /// The table's name.
     public static let databaseTableName = "locks"
 
@@ -59,8 +59,10 @@ public enum LockState: String, Sendable, Hashable, Codable {
     case live
     /// The holder's process is gone from this host.
     case stale
-    /// The heartbeat is older than its TTL but the holder runs on another host, whose processes
-    /// cannot be checked from here. Treated as live: never forced from here.
+    /// The heartbeat is older than its TTL (or unreadable) but the holder runs on another host,
+    /// whose processes cannot be checked from here. A target lock in this state is treated as
+    /// live: never forced from here. A run's lease in this state is taken over by the next
+    /// driver of the run.
     case unverifiable
 }
 
