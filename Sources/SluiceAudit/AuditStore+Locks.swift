@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 import SluiceCore
 
 extension AuditStore {
@@ -18,7 +18,7 @@ extension AuditStore {
         let names = Array(Set(targets)).sorted()
         return try await write("locking \(names.count) target(s)") { [self] db in
             let nowText = now()
-            let existing = try TargetLock.fetchAll(db, keys: names)
+            let existing = try LockRow.fetchAll(db, keys: names).map(\.value)
             let conflicts = existing.filter { $0.runID != holder.runID }
             if !conflicts.isEmpty {
                 return .blocked(conflicts.map { LockConflict(lock: $0, state: state(of: $0)) })
@@ -31,7 +31,8 @@ extension AuditStore {
                     target: name, runID: holder.runID, host: holder.host, pid: holder.pid,
                     acquiredAt: alreadyHeld[name]?.acquiredAt ?? nowText, heartbeatAt: nowText,
                     ttlMilliseconds: ttlMilliseconds)
-                try lock.save(db)
+                var row = LockRow(lock)
+                try row.save(db)
                 locks.append(lock)
                 if alreadyHeld[name] == nil {
                     drafts.append(EventDraft(
@@ -65,9 +66,9 @@ extension AuditStore {
         of runID: RunID, targets: [String]? = nil, actor: String, redactor: Redactor
     ) async throws -> [String] {
         try await write("releasing the locks of \(runID)") { [self] db in
-            var request = TargetLock.filter(TargetLock.CodingKeys.runID == runID.rawValue)
-            if let targets { request = request.filter(targets.contains(TargetLock.CodingKeys.target)) }
-            let released = try request.order(TargetLock.CodingKeys.target).fetchAll(db)
+            var request = LockRow.filter(LockRow.column(.runID) == runID.rawValue)
+            if let targets { request = request.filter(targets.contains(LockRow.column(.target))) }
+            let released = try request.order(LockRow.column(.target)).fetchAll(db).map(\.value)
             _ = try request.deleteAll(db)
             _ = try appendInTransaction(
                 released.map { EventDraft(runID: runID, actor: actor, kind: .lockReleased, target: $0.target) },
@@ -78,12 +79,12 @@ extension AuditStore {
 
     /// Every lock, by target name.
     public func locks() async throws -> [TargetLock] {
-        try await read("reading locks") { db in try TargetLock.order(TargetLock.CodingKeys.target).fetchAll(db) }
+        try await read("reading locks") { db in try LockRow.order(LockRow.column(.target)).fetchAll(db).map(\.value) }
     }
 
     /// The lock on `target`, or `nil`.
     public func lock(on target: String) async throws -> TargetLock? {
-        try await read("reading the lock on \(target)") { db in try TargetLock.fetchOne(db, key: target) }
+        try await read("reading the lock on \(target)") { db in try LockRow.fetchOne(db, key: target)?.value }
     }
 
     /// Whether `lock`'s holder is still there, now.
@@ -108,12 +109,12 @@ extension AuditStore {
         target: String, actor: String, reason: String
     ) async throws -> (lock: TargetLock, event: RecordedEvent) {
         try await write("forcing the lock on \(target)") { [self] db in
-            guard let lock = try TargetLock.fetchOne(db, key: target) else {
+            guard let lock = try LockRow.fetchOne(db, key: target)?.value else {
                 throw AuditStoreError.lockNotFound(target: target)
             }
             let lockState = state(of: lock)
             guard lockState == .stale else { throw AuditStoreError.lockHolderMayBeAlive(lock, lockState) }
-            _ = try lock.delete(db)
+            _ = try LockRow(lock).delete(db)
             let draft = EventDraft(
                 runID: lock.runID, actor: actor, kind: .lockForced, target: target,
                 detail: [

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 import SluiceCore
 
 extension AuditStore {
@@ -8,10 +8,11 @@ extension AuditStore {
     /// - Throws: ``AuditStoreError/duplicateRun(_:)`` when the id is taken.
     public func createRun(_ run: RunRecord) async throws {
         try await write("recording run \(run.id)") { db in
-            if try RunRecord.exists(db, key: run.id.rawValue) {
+            if try RunRow.exists(db, key: run.id.rawValue) {
                 throw AuditStoreError.duplicateRun(run.id.rawValue)
             }
-            try run.insert(db)
+            var row = RunRow(run)
+            try row.insert(db)
         }
     }
 
@@ -25,12 +26,12 @@ extension AuditStore {
     public func finishRun(_ id: RunID, outcome: RunOutcome) async throws -> RunRecord {
         let finishedAt = now()
         return try await write("finishing run \(id)") { db in
-            guard var run = try RunRecord.fetchOne(db, key: id.rawValue) else {
+            guard var run = try RunRow.fetchOne(db, key: id.rawValue)?.value else {
                 throw AuditStoreError.unknownRun(id.rawValue)
             }
             run.finishedAt = finishedAt
             run.outcome = outcome
-            try run.update(db)
+            try RunRow(run).update(db)
             return run
         }
     }
@@ -42,28 +43,28 @@ extension AuditStore {
     @discardableResult
     public func reopenRun(_ id: RunID, host: String, pid: Int32) async throws -> RunRecord {
         try await write("reopening run \(id)") { db in
-            guard var run = try RunRecord.fetchOne(db, key: id.rawValue) else {
+            guard var run = try RunRow.fetchOne(db, key: id.rawValue)?.value else {
                 throw AuditStoreError.unknownRun(id.rawValue)
             }
             run.host = host
             run.pid = pid
             run.finishedAt = nil
             run.outcome = nil
-            try run.update(db)
+            try RunRow(run).update(db)
             return run
         }
     }
 
     /// The run with this id, or `nil`.
     public func run(_ id: RunID) async throws -> RunRecord? {
-        try await read("reading run \(id)") { db in try RunRecord.fetchOne(db, key: id.rawValue) }
+        try await read("reading run \(id)") { db in try RunRow.fetchOne(db, key: id.rawValue)?.value }
     }
 
     /// Runs, newest first (by start time, then id); at most `limit` when given.
     public func runs(limit: Int? = nil) async throws -> [RunRecord] {
         try await read("listing runs") { db in
-            let request = RunRecord.order(RunRecord.CodingKeys.startedAt.desc, RunRecord.CodingKeys.id.desc)
-            return try (limit.map { request.limit($0) } ?? request).fetchAll(db)
+            let request = RunRow.order(RunRow.column(.startedAt).desc, RunRow.column(.id).desc)
+            return try (limit.map { request.limit($0) } ?? request).fetchAll(db).map(\.value)
         }
     }
 
@@ -81,10 +82,11 @@ extension AuditStore {
     public func recordApproval(_ approval: ApprovalRecord, actor: String? = nil, redactor: Redactor) async throws -> ApprovalRecord {
         let approvedAt = now()
         return try await write("recording an approval of \(approval.runbookID)") { [self] db in
-            var row = approval
-            row.approvedAt = approvedAt
-            row.comment = approval.comment.map(redactor.redact)
-            try row.insert(db)
+            var stored = ApprovalRow(approval)
+            stored.value.approvedAt = approvedAt
+            stored.value.comment = approval.comment.map(redactor.redact)
+            try stored.insert(db)
+            let row = stored.value
             var detail: [String: JSONValue] = [
                 "runbook_id": .string(row.runbookID), "content_hash": .string(row.contentHash), "approver": .string(row.approver),
             ]
@@ -101,10 +103,10 @@ extension AuditStore {
     /// Approvals of exactly this content of this runbook, oldest first.
     public func approvals(runbookID: String, contentHash: String) async throws -> [ApprovalRecord] {
         try await read("reading approvals of \(runbookID)") { db in
-            try ApprovalRecord
-                .filter(ApprovalRecord.CodingKeys.runbookID == runbookID && ApprovalRecord.CodingKeys.contentHash == contentHash)
-                .order(ApprovalRecord.CodingKeys.id)
-                .fetchAll(db)
+            try ApprovalRow
+                .filter(ApprovalRow.column(.runbookID) == runbookID && ApprovalRow.column(.contentHash) == contentHash)
+                .order(ApprovalRow.column(.id))
+                .fetchAll(db).map(\.value)
         }
     }
 
@@ -112,10 +114,10 @@ extension AuditStore {
     /// approved: what a refusal compares the current content with.
     public func latestApproval(runbookID: String) async throws -> ApprovalRecord? {
         try await read("reading the latest approval of \(runbookID)") { db in
-            try ApprovalRecord
-                .filter(ApprovalRecord.CodingKeys.runbookID == runbookID)
-                .order(ApprovalRecord.CodingKeys.id.desc)
-                .fetchOne(db)
+            try ApprovalRow
+                .filter(ApprovalRow.column(.runbookID) == runbookID)
+                .order(ApprovalRow.column(.id).desc)
+                .fetchOne(db)?.value
         }
     }
 
@@ -131,9 +133,10 @@ extension AuditStore {
     public func storeBackup(_ backup: FileBackup, actor: String, redactor: Redactor) async throws -> FileBackup {
         try await write("backing up \(backup.path)") { db in
             if let existing = try Self.backup(matching: backup, in: db) { return existing }
-            var row = backup
-            row.sha256 = row.digest
-            try row.insert(db)
+            var stored = BackupRow(backup)
+            stored.value.sha256 = backup.digest
+            try stored.insert(db)
+            let row = stored.value
             _ = try self.appendInTransaction([EventDraft(
                 runID: row.runID, actor: actor, kind: .fileBackedUp, target: row.target, step: row.step,
                 detail: ["backup_id": .integer(row.id ?? 0), "path": .string(row.path), "sha256": .string(row.sha256 ?? ""),
@@ -145,7 +148,7 @@ extension AuditStore {
     /// The backups taken during a run, in the order they were taken.
     public func backups(of runID: RunID) async throws -> [FileBackup] {
         try await read("reading backups of \(runID)") { db in
-            try FileBackup.filter(FileBackup.CodingKeys.runID == runID.rawValue).order(FileBackup.CodingKeys.id).fetchAll(db)
+            try BackupRow.filter(BackupRow.column(.runID) == runID.rawValue).order(BackupRow.column(.id)).fetchAll(db).map(\.value)
         }
     }
 
@@ -171,7 +174,7 @@ extension AuditStore {
     ///   were taken before backups were chained (no digest and no event: migration v3), which
     ///   are no sign of tampering but which rollback refuses all the same.
     public func backupProblems() async throws -> (problems: [String], unchained: Int) {
-        let backups = try await read("reading backups") { db in try FileBackup.order(FileBackup.CodingKeys.id).fetchAll(db) }
+        let backups = try await read("reading backups") { db in try BackupRow.order(BackupRow.column(.id)).fetchAll(db).map(\.value) }
         let recorded = try await backupDigests(of: nil)
         var problems: [String] = []
         var unchained = 0
@@ -193,9 +196,9 @@ extension AuditStore {
     /// (`audit verify` has just read the whole chain once).
     private func backupDigests(of runID: RunID?) async throws -> [Int64: String] {
         let events = try await read("reading backup events") { db in
-            var request = RecordedEvent.filter(RecordedEvent.CodingKeys.kind == EventKind.fileBackedUp.rawValue)
-            if let runID { request = request.filter(RecordedEvent.CodingKeys.runID == runID.rawValue) }
-            return try request.fetchAll(db)
+            var request = EventRow.filter(EventRow.column(.kind) == EventKind.fileBackedUp.rawValue)
+            if let runID { request = request.filter(EventRow.column(.runID) == runID.rawValue) }
+            return try request.fetchAll(db).map(\.value)
         }
         var digests: [Int64: String] = [:]
         for event in events {
@@ -217,22 +220,25 @@ extension AuditStore {
     }
 
     private static func backup(matching backup: FileBackup, in db: Database) throws -> FileBackup? {
-        try FileBackup
-            .filter(FileBackup.CodingKeys.runID == backup.runID.rawValue && FileBackup.CodingKeys.target == backup.target
-                && FileBackup.CodingKeys.step == backup.step && FileBackup.CodingKeys.path == backup.path)
-            .fetchOne(db)
+        try BackupRow
+            .filter(BackupRow.column(.runID) == backup.runID.rawValue && BackupRow.column(.target) == backup.target
+                && BackupRow.column(.step) == backup.step && BackupRow.column(.path) == backup.path)
+            .fetchOne(db)?.value
     }
 
     /// Saves a plan. The JSON is stored as given: it must not contain secret values (keep
     /// references such as `{{ vars.api_token }}` in it instead). Saving the same id again
     /// replaces it.
     public func savePlan(_ plan: SavedPlan) async throws {
-        try await write("saving plan \(plan.id)") { db in try plan.save(db) }
+        try await write("saving plan \(plan.id)") { db in
+            var row = SavedPlanRow(plan)
+            try row.save(db)
+        }
     }
 
     /// The saved plan with this id, or `nil`.
     public func plan(id: String) async throws -> SavedPlan? {
-        try await read("reading plan \(id)") { db in try SavedPlan.fetchOne(db, key: id) }
+        try await read("reading plan \(id)") { db in try SavedPlanRow.fetchOne(db, key: id)?.value }
     }
 }
 

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 extension AuditStore {
     /// The schema's migrations. A shipped migration is never edited: change the schema by adding

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 import SluiceCore
 
 /// The audit store: one SQLite database (WAL, `synchronous=FULL`) holding runs, the

@@ -1,13 +1,10 @@
-import GRDB
+internal import GRDB
 import SluiceCore
 
 /// One row of the `run_leases` table: the one process driving a run (`apply`, `resume` or
 /// `rollback`) now. Target locks keep other runs off a run's targets; the lease keeps a second
 /// process off the run itself.
-public struct RunLease: Codable, Sendable, Hashable, Lease, FetchableRecord, PersistableRecord {
-    /// The table's name.
-    public static let databaseTableName = "run_leases"
-
+public struct RunLease: Codable, Sendable, Hashable, Lease {
     /// The run driven.
     public var runID: RunID
     /// The host the driver runs on.
@@ -22,7 +19,7 @@ public struct RunLease: Codable, Sendable, Hashable, Lease, FetchableRecord, Per
     public var ttlMilliseconds: Int64
 
     /// The column names.
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         /// `run_id`
         case runID = "run_id"
         /// `host`
@@ -55,15 +52,15 @@ extension AuditStore {
         let date = clock()
         let now = Timestamp.format(date)
         return try await write("leasing run \(runID)") { db in
-            if let held = try RunLease.fetchOne(db, key: runID.rawValue), held.host != host || held.pid != pid,
+            if let held = try RunLeaseRow.fetchOne(db, key: runID.rawValue)?.value, held.host != host || held.pid != pid,
                 held.state(at: date, holder: held.holderProcess) == .live
             {
                 return .heldBy(held)
             }
-            try RunLease(
+            var row = RunLeaseRow(RunLease(
                 runID: runID, host: host, pid: pid, acquiredAt: now, heartbeatAt: now,
-                ttlMilliseconds: Self.milliseconds(ttl)
-            ).save(db)
+                ttlMilliseconds: Self.milliseconds(ttl)))
+            try row.save(db)
             return .acquired
         }
     }

@@ -1,11 +1,7 @@
-import GRDB
 import SluiceCore
 
 /// One row of the `locks` table: a target reserved for one run.
-public struct TargetLock: Codable, Sendable, Hashable, Lease, FetchableRecord, PersistableRecord {
-    /// The table's name.
-    public static let databaseTableName = "locks"
-
+public struct TargetLock: Codable, Sendable, Hashable, Lease {
     /// The target's name (the primary key: one holder per target).
     public var target: String
     /// The run holding it.
@@ -22,7 +18,7 @@ public struct TargetLock: Codable, Sendable, Hashable, Lease, FetchableRecord, P
     public var ttlMilliseconds: Int64
 
     /// The column names.
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         /// `target`
         case target
         /// `run_id`
