@@ -125,6 +125,17 @@ extension AuditStore {
                 );
                 """)
         }
+        // Fencing tokens (SPEC section 7): each acquisition or takeover of a target lock or a
+        // run's lease writes a fresh token, and a heartbeat, renewal or release acts only with
+        // the token the lease holds. Locks and leases from before get one each.
+        migrator.registerMigration("v5-lease-tokens") { db in
+            try db.execute(sql: """
+                ALTER TABLE locks ADD COLUMN token TEXT NOT NULL DEFAULT '';
+                UPDATE locks SET token = lower(hex(randomblob(16)));
+                ALTER TABLE run_leases ADD COLUMN token TEXT NOT NULL DEFAULT '';
+                UPDATE run_leases SET token = lower(hex(randomblob(16)));
+                """)
+        }
         return migrator
     }
 }

@@ -1,4 +1,3 @@
-internal import GRDB
 import SluiceCore
 
 /// One row of the `run_leases` table: the one process driving a run (`apply`, `resume` or
@@ -17,6 +16,8 @@ public struct RunLease: Codable, Sendable, Hashable, Lease {
     public var heartbeatAt: String
     /// How long after its last heartbeat a driver on another host may be taken over.
     public var ttlMilliseconds: Int64
+    /// The acquisition that holds it: renewals and the release must carry this token.
+    public var token: LeaseToken
 
     /// The column names.
     enum CodingKeys: String, CodingKey {
@@ -32,55 +33,30 @@ public struct RunLease: Codable, Sendable, Hashable, Lease {
         case heartbeatAt = "heartbeat_at"
         /// `ttl_ms`
         case ttlMilliseconds = "ttl_ms"
+        /// `token`
+        case token
+    }
+
+    /// Creates a lease row.
+    public init(
+        runID: RunID, host: String, pid: Int32, acquiredAt: String, heartbeatAt: String, ttlMilliseconds: Int64,
+        token: LeaseToken
+    ) {
+        self.runID = runID
+        self.host = host
+        self.pid = pid
+        self.acquiredAt = acquiredAt
+        self.heartbeatAt = heartbeatAt
+        self.ttlMilliseconds = ttlMilliseconds
+        self.token = token
     }
 }
 
 /// What asking for a run's lease gave.
 public enum RunLeaseResult: Sendable, Equatable {
-    /// This process drives the run now.
-    case acquired
+    /// This process drives the run now, with this token: the one to renew and release the
+    /// lease with.
+    case acquired(LeaseToken)
     /// Another live process drives it; nothing changed.
     case heldBy(RunLease)
-}
-
-extension AuditStore {
-    /// Makes this process (`host`, `pid`) the run's one driver, in one transaction: free, held
-    /// by this process already, or held by a driver that is gone (on this host: its process is
-    /// gone; on another: its heartbeat is older than its TTL), the lease is taken; held by a live
-    /// driver, nothing changes and the answer names it.
-    public func acquireRunLease(_ runID: RunID, host: String, pid: Int32, ttl: Duration) async throws -> RunLeaseResult {
-        let date = clock()
-        let now = Timestamp.format(date)
-        return try await write("leasing run \(runID)") { db in
-            if let held = try RunLeaseRow.fetchOne(db, key: runID.rawValue)?.value, held.host != host || held.pid != pid,
-                held.state(at: date, holder: held.holderProcess) == .live
-            {
-                return .heldBy(held)
-            }
-            var row = RunLeaseRow(RunLease(
-                runID: runID, host: host, pid: pid, acquiredAt: now, heartbeatAt: now,
-                ttlMilliseconds: Self.milliseconds(ttl)))
-            try row.save(db)
-            return .acquired
-        }
-    }
-
-    /// Refreshes the lease's heartbeat; returns whether this process still holds it.
-    public func renewRunLease(_ runID: RunID, host: String, pid: Int32) async throws -> Bool {
-        let now = now()
-        return try await write("renewing the lease of \(runID)") { db in
-            try db.execute(
-                sql: "UPDATE run_leases SET heartbeat_at = ? WHERE run_id = ? AND host = ? AND pid = ?",
-                arguments: [now, runID.rawValue, host, pid])
-            return db.changesCount == 1
-        }
-    }
-
-    /// Gives the run up, if this process holds it.
-    public func releaseRunLease(_ runID: RunID, host: String, pid: Int32) async throws {
-        try await write("releasing the lease of \(runID)") { db in
-            try db.execute(
-                sql: "DELETE FROM run_leases WHERE run_id = ? AND host = ? AND pid = ?", arguments: [runID.rawValue, host, pid])
-        }
-    }
 }

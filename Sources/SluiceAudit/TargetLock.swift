@@ -16,6 +16,8 @@ public struct TargetLock: Codable, Sendable, Hashable, Lease {
     public var heartbeatAt: String
     /// How long after its last heartbeat the lock may be considered stale, in milliseconds.
     public var ttlMilliseconds: Int64
+    /// The acquisition that holds it: heartbeats and releases must carry this token.
+    public var token: LeaseToken
 
     /// The column names.
     enum CodingKeys: String, CodingKey {
@@ -33,11 +35,13 @@ public struct TargetLock: Codable, Sendable, Hashable, Lease {
         case heartbeatAt = "heartbeat_at"
         /// `ttl_ms`
         case ttlMilliseconds = "ttl_ms"
+        /// `token`
+        case token
     }
 
     /// Creates a lock row.
     public init(target: String, runID: RunID, host: String, pid: Int32, acquiredAt: String, heartbeatAt: String,
-                ttlMilliseconds: Int64) {
+                ttlMilliseconds: Int64, token: LeaseToken) {
         self.target = target
         self.runID = runID
         self.host = host
@@ -45,6 +49,7 @@ public struct TargetLock: Codable, Sendable, Hashable, Lease {
         self.acquiredAt = acquiredAt
         self.heartbeatAt = heartbeatAt
         self.ttlMilliseconds = ttlMilliseconds
+        self.token = token
     }
 }
 
@@ -90,12 +95,19 @@ public struct LockConflict: Sendable, Hashable {
     public var lock: TargetLock
     /// Whether its holder is still there.
     public var state: LockState
+
+    /// Creates a conflict: `lock`, judged `state` by the store's clock.
+    public init(lock: TargetLock, state: LockState) {
+        self.lock = lock
+        self.state = state
+    }
 }
 
-/// The result of ``AuditStore/acquireLocks(on:for:ttl:actor:)``.
+/// The result of ``AuditStore/acquireLocks(on:for:ttl:actor:redactor:)``.
 public enum LockAcquisition: Sendable, Hashable {
-    /// Every requested target is now held by the run.
-    case acquired([TargetLock])
+    /// Every requested target is now held by the run, each lock with `token`, this
+    /// acquisition's: the one to heartbeat and release them with.
+    case acquired([TargetLock], token: LeaseToken)
     /// Nothing was taken: these targets are held by other runs.
     case blocked([LockConflict])
 }

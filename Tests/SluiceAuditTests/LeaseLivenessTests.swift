@@ -11,7 +11,7 @@ import Testing
     static func lock(heartbeatAt: String = Timestamp.format(heartbeat), ttlMilliseconds: Int64 = 30_000) -> TargetLock {
         TargetLock(
             target: "web-1", runID: RunID("r-20261121-083015-aaaa")!, host: "ops-1", pid: 4242,
-            acquiredAt: heartbeatAt, heartbeatAt: heartbeatAt, ttlMilliseconds: ttlMilliseconds)
+            acquiredAt: heartbeatAt, heartbeatAt: heartbeatAt, ttlMilliseconds: ttlMilliseconds, token: .random())
     }
 
     struct Case: Sendable, CustomTestStringConvertible {
@@ -52,7 +52,7 @@ import Testing
         let lease = RunLease(
             runID: RunID("r-20261121-083015-aaaa")!, host: "elsewhere.example", pid: 4242,
             acquiredAt: Timestamp.format(Self.heartbeat), heartbeatAt: Timestamp.format(Self.heartbeat),
-            ttlMilliseconds: 1000)
+            ttlMilliseconds: 1000, token: .random())
         #expect(lease.state(at: Self.heartbeat.addingTimeInterval(1), holder: .elsewhere) == .live)
         #expect(lease.state(at: Self.heartbeat.addingTimeInterval(2), holder: .elsewhere) == .unverifiable)
     }

@@ -19,6 +19,8 @@ struct RunSession {
     let json: Bool
     /// Set by Ctrl-C, SIGTERM and SIGHUP, and by the heartbeat when a lock is lost.
     let stop = StopSignal()
+    /// The tokens of the run's lease and locks, once ``lockTargets()`` took them.
+    let leases = HeldLeases()
 
     var runID: RunID { journal.runID }
 
@@ -32,9 +34,10 @@ struct RunSession {
     func lockTargets() async throws -> String? {
         // One driver per run: a second `resume` or a `rollback` beside a `resume` is refused here,
         // before it touches any lock or target.
-        if case .heldBy(let holder) = try await store.acquireRunLease(
-            runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID, ttl: Self.lockTTL)
-        {
+        switch try await store.acquireRunLease(runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID, ttl: Self.lockTTL) {
+        case .acquired(let token):
+            leases.holdRun(token)
+        case .heldBy(let holder):
             return """
                 refused: run \(runID) is being driven by another sluice process (on \(holder.host), pid \(holder.pid), since \(holder.acquiredAt)); \
                 one process drives a run at a time. Wait for it to finish, or stop it with Ctrl-C, then try again.
@@ -43,7 +46,8 @@ struct RunSession {
         try await stopLeftovers()
         let targets = plan.targets.map(\.name)
         switch try await store.acquireLocks(on: targets, for: .current(runID: runID), ttl: Self.lockTTL, actor: journal.actor, redactor: journal.redactor) {
-        case .acquired:
+        case .acquired(_, let token):
+            leases.holdTargets(token)
             return nil
         case .blocked(let conflicts):
             let holders = Set(conflicts.map { conflict in
@@ -139,8 +143,11 @@ struct RunSession {
         // when one is lost (and, on a terminal, a ticker for the status line); all are children
         // of this task, and the others stop when the engine is done.
         let plan = plan
+        guard let tokens = leases.tokens else {
+            preconditionFailure("run \(runID) is carried out without its lease and locks: lockTargets() must take them first")
+        }
         let keeper = LockKeeper(
-            store: store, journal: journal, targets: plan.targets.map(\.name), stop: stop,
+            store: store, journal: journal, targets: plan.targets.map(\.name), leases: tokens, stop: stop,
             interval: Self.heartbeatInterval, ttl: Self.lockTTL)
         let result = await withTaskGroup(of: RolloutMachine.RunResult?.self) { group in
             group.addTask { await engine.run(plan, mode: mode, from: start, stop: stop) }
@@ -196,8 +203,8 @@ struct RunSession {
         let names = plan.targets.map(\.name)
         let failed = result.failedTargets.map { names[$0] }
         let incomplete = result.incompleteRollbacks.map { names[$0] }
-        if outcome != .halted {
-            _ = try? await store.releaseLocks(of: runID, actor: journal.actor, redactor: journal.redactor)
+        if outcome != .halted, let token = leases.tokens?.targets {
+            _ = try? await store.releaseLocks(of: runID, token: token, actor: journal.actor, redactor: journal.redactor)
         }
         let finished = try await journal.record(
             .runFinished, status: outcome.rawValue,
@@ -210,7 +217,7 @@ struct RunSession {
     private func finish(_ ending: Ending) async throws {
         let (result, outcome, failed, incomplete, finished) = (ending.result, ending.outcome, ending.failed, ending.incomplete, ending.finished)
         _ = try await store.finishRun(runID, outcome: outcome)
-        try? await store.releaseRunLease(runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID)
+        if let token = leases.run { _ = try? await store.releaseRunLease(runID, token: token) }
 
         Console.line("Run \(runID) \(outcome.rawValue)" + (failed.isEmpty ? "" : "; failed: \(failed.joined(separator: ", ").escapedForTerminal)"))
         switch outcome {
