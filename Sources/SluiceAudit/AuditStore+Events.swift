@@ -105,7 +105,7 @@ extension AuditStore {
     }
 
     /// Every event, or only those of `runID`, in chain order.
-    public func events(of runID: RunID? = nil) async throws -> [RecordedEvent] {
+    public func events(of runID: RunID?) async throws -> [RecordedEvent] {
         try await read("reading events") { db in
             var request = EventRow.order(EventRow.column(.seq))
             if let runID {
@@ -135,7 +135,7 @@ extension AuditStore {
     /// Reads one consistent snapshot, so it may run while other processes append. See
     /// ``ChainVerifier`` for how a problem is classified, and ``AuditAnchor/problem(in:)`` for
     /// anchors.
-    public func verify(anchors: [AuditAnchor] = []) async throws -> ChainReport {
+    public func verify(anchors: [AuditAnchor]) async throws -> ChainReport {
         try await read("verifying the event chain") { db in
             // A value of the wrong type (text in exit_code, say) is tampering too, even when it
             // reads back as the original value (SQLite reads the text 'zero' as the integer 0).

@@ -71,7 +71,7 @@ extension AuditStore {
     /// error: it releases nothing and records nothing.
     @discardableResult
     public func releaseLocks(
-        of runID: RunID, token: LeaseToken, targets: [String]? = nil, actor: String, redactor: Redactor
+        of runID: RunID, token: LeaseToken, targets: [String]?, actor: String, redactor: Redactor
     ) async throws -> [String] {
         try await write("releasing the locks of \(runID)") { [self] db in
             var request = LockRow.filter(LockRow.column(.runID) == runID.rawValue && LockRow.column(.token) == token.rawValue)

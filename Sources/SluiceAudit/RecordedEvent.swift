@@ -4,7 +4,7 @@ import SluiceCore
 /// One row of the `events` table: an event as it was committed, hash-chained to the one before.
 ///
 /// Fields are kept as stored (a run id is plain text here), so that a damaged row can still be
-/// read and reported by ``AuditStore/verify()``.
+/// read and reported by ``EventLog/verify(anchors:)``.
 public struct RecordedEvent: Codable, Sendable, Hashable {
     /// The position in the chain: 1 for the first event, then one more for each.
     public var seq: Int64

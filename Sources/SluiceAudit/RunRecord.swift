@@ -22,7 +22,7 @@ public enum RunKind: String, Codable, Sendable, CaseIterable {
 
 /// One row of the `runs` table: an index of runs for listing and lookup.
 ///
-/// This table is mutable (``AuditStore/finishRun(_:outcome:)`` sets the outcome). The
+/// This table is mutable (``RunCatalog/finishRun(_:outcome:)`` sets the outcome). The
 /// authoritative record of what happened is the hash-chained event log; a run's row is a
 /// convenience that `run.started` and `run.finished` events repeat.
 public struct RunRecord: Codable, Sendable, Hashable {

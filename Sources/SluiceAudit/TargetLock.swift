@@ -103,7 +103,7 @@ public struct LockConflict: Sendable, Hashable {
     }
 }
 
-/// The result of ``AuditStore/acquireLocks(on:for:ttl:actor:redactor:)``.
+/// The result of ``LeaseStore/acquireLocks(on:for:ttl:actor:redactor:)``.
 public enum LockAcquisition: Sendable, Hashable {
     /// Every requested target is now held by the run, each lock with `token`, this
     /// acquisition's: the one to heartbeat and release them with.
