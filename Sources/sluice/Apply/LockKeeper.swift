@@ -12,7 +12,7 @@ import Synchronization
 /// moment); one that has not been written for longer than the locks' TTL is, because past that
 /// another runner may take the locks as stale.
 struct LockKeeper {
-    let store: AuditStore
+    let store: any LeaseStore
     let journal: RunJournal
     /// The targets the run locked.
     let targets: [String]

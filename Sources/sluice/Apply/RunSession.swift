@@ -10,7 +10,7 @@ import Synchronization
 /// locks' heartbeat, Ctrl-C/SIGTERM handling and the webhooks' deliveries; then the run's end
 /// (locks released, `run.finished`, the summary and the exit status).
 struct RunSession {
-    let store: AuditStore
+    let store: any SluiceStore
     let journal: RunJournal
     /// The runbook's webhooks, which `journal` tells of its events; nil when none are listed.
     let webhooks: WebhookRunObserver?
@@ -253,7 +253,7 @@ struct RunSession {
     }
 
     /// Each rollback or recovery step that failed, as `target / step: what happened`.
-    static func unfinishedUndo(in store: AuditStore, runID: RunID) async throws -> [String] {
+    static func unfinishedUndo(in store: any EventLog, runID: RunID) async throws -> [String] {
         try await store.events(of: runID).filter {
             ($0.eventKind == .rollbackStepFinished || $0.eventKind == .recoveryStepFinished) && $0.status == EventStatus.failed.rawValue
         }.map { event in

@@ -81,7 +81,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     /// Refuses (exit 4) when the window is closed or a freeze is on, when a required approval is
     /// missing, or when `--plan` is stale.
-    private func refuseIfNotAllowed(_ plan: Plan, runbook: Runbook, store: AuditStore, actor: String) async throws {
+    private func refuseIfNotAllowed(_ plan: Plan, runbook: Runbook, store: any SluiceStore, actor: String) async throws {
         try await Self.refuseOutsideWindowOrUnapproved(plan, runbook: runbook, store: store, actor: actor, overrideWindow: start.overrideWindow)
         if let planPath = self.plan {
             let saved: Plan
@@ -125,7 +125,7 @@ extension ApplyCommand {
     /// What `apply` and `resume` both refuse (exit 4): a closed window or a freeze, unless
     /// overridden, and content without the approval the runbook requires.
     static func refuseOutsideWindowOrUnapproved(
-        _ plan: Plan, runbook: Runbook, store: AuditStore, actor: String, overrideWindow: Bool
+        _ plan: Plan, runbook: Runbook, store: any SluiceStore, actor: String, overrideWindow: Bool
     ) async throws {
         if !plan.window.allowsStart, !overrideWindow {
             let why = WindowText.describe(plan.window, runbook: runbook, at: plan.createdAt)

@@ -97,7 +97,7 @@ struct RollbackCommand: AsyncParsableCommand {
 /// and whether its runner is still there.
 struct PastRun {
     let id: RunID
-    let store: AuditStore
+    let store: any SluiceStore
     let record: RunRecord
     let events: [RecordedEvent]
     let runner: RunnerState
@@ -134,7 +134,7 @@ struct PastRun {
             throw ExitCode(4)
         }
         guard let record = try await store.run(id) else {
-            Console.fail("refused: no run \(id) in the audit store \(store.path.lexicallyNormalizedPath). List runs with `sluice runs`.")
+            Console.fail("refused: no run \(id) in the audit store \(store.location.lexicallyNormalizedPath). List runs with `sluice runs`.")
             throw ExitCode(4)
         }
         guard record.mode == .apply else {
@@ -142,7 +142,7 @@ struct PastRun {
             throw ExitCode(4)
         }
         let events = try await store.events(of: id)
-        return PastRun(id: id, store: store, record: record, events: events, runner: RunnerState(of: record, locks: try await store.locks(), store: store))
+        return PastRun(id: id, store: store, record: record, events: events, runner: try await RunnerState(of: record, locks: try await store.locks(), store: store))
     }
 
     /// The plan the run carried out, from its journal; refuses (exit 4) when it cannot be read.

@@ -38,7 +38,7 @@ enum RunbookInputs {
     }
 
     /// Whether the store's approvals let `actor` apply `content` of `runbook`.
-    static func approvalVerdict(of runbook: Runbook, content: ContentDigest, actor: String, store: AuditStore) async throws -> ApprovalVerdict {
+    static func approvalVerdict(of runbook: Runbook, content: ContentDigest, actor: String, store: any ApprovalBook) async throws -> ApprovalVerdict {
         guard runbook.approval.required else { return .notRequired }
         let approvers = try await store.approvals(runbookID: runbook.id, contentHash: content.hash).map(\.approver)
         // The latest approval of other content matters only when this content has none.
