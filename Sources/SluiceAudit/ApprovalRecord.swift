@@ -1,12 +1,8 @@
 import Foundation
-import GRDB
 import SluiceCore
 
 /// One row of the `approvals` table: someone approved a runbook's exact content.
-public struct ApprovalRecord: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
-    /// The table's name.
-    public static let databaseTableName = "approvals"
-
+public struct ApprovalRecord: Codable, Sendable, Hashable {
     /// The row id, assigned when recorded.
     public var id: Int64?
     /// The runbook's `id`.
@@ -24,7 +20,7 @@ public struct ApprovalRecord: Codable, Sendable, Hashable, FetchableRecord, Muta
     public var contentFiles: String?
 
     /// The column names.
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         /// `id`
         case id
         /// `runbook_id`
@@ -62,11 +58,6 @@ public struct ApprovalRecord: Codable, Sendable, Hashable, FetchableRecord, Muta
             let files = try? JSONDecoder().decode([ContentDigest.File].self, from: Data(contentFiles.utf8))
         else { return nil }
         return ContentDigest(files: files)
-    }
-
-    /// Keeps the id SQLite assigned.
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
     }
 
     private static func encode(_ files: [ContentDigest.File]) -> String {

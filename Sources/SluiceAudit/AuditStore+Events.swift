@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 import SluiceCore
 
 /// An event draft after redaction, ready to be chained.
@@ -105,19 +105,19 @@ extension AuditStore {
     }
 
     /// Every event, or only those of `runID`, in chain order.
-    public func events(of runID: RunID? = nil) async throws -> [RecordedEvent] {
+    public func events(of runID: RunID?) async throws -> [RecordedEvent] {
         try await read("reading events") { db in
-            var request = RecordedEvent.order(RecordedEvent.CodingKeys.seq)
+            var request = EventRow.order(EventRow.column(.seq))
             if let runID {
-                request = request.filter(RecordedEvent.CodingKeys.runID == runID.rawValue)
+                request = request.filter(EventRow.column(.runID) == runID.rawValue)
             }
-            return try request.fetchAll(db)
+            return try request.fetchAll(db).map(\.value)
         }
     }
 
     /// The number of events in the chain.
     public func eventCount() async throws -> Int {
-        try await read("counting events") { db in try RecordedEvent.fetchCount(db) }
+        try await read("counting events") { db in try EventRow.fetchCount(db) }
     }
 
     /// The newest event, the chain's head, or `nil` for an empty store.
@@ -125,7 +125,7 @@ extension AuditStore {
     /// Reads that one row and verifies nothing: see ``verify(anchors:)``.
     public func head() async throws -> RecordedEvent? {
         try await read("reading the chain's head") { db in
-            try RecordedEvent.order(RecordedEvent.CodingKeys.seq.desc).fetchOne(db)
+            try EventRow.order(EventRow.column(.seq).desc).fetchOne(db)?.value
         }
     }
 
@@ -135,7 +135,7 @@ extension AuditStore {
     /// Reads one consistent snapshot, so it may run while other processes append. See
     /// ``ChainVerifier`` for how a problem is classified, and ``AuditAnchor/problem(in:)`` for
     /// anchors.
-    public func verify(anchors: [AuditAnchor] = []) async throws -> ChainReport {
+    public func verify(anchors: [AuditAnchor]) async throws -> ChainReport {
         try await read("verifying the event chain") { db in
             // A value of the wrong type (text in exit_code, say) is tampering too, even when it
             // reads back as the original value (SQLite reads the text 'zero' as the integer 0).
@@ -151,7 +151,7 @@ extension AuditStore {
             var events: [RecordedEvent] = []
             let rows = try Row.fetchCursor(db, sql: "SELECT * FROM events ORDER BY seq")
             while let row = try rows.next() {
-                if let event = try? RecordedEvent(row: row) {
+                if let event = try? EventRow(row: row).value {
                     events.append(event)
                 } else if firstWrongType == nil {
                     firstWrongType = row["seq"]

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 import SluiceCore
 
 extension AuditStore {
@@ -8,10 +8,11 @@ extension AuditStore {
     /// - Throws: ``AuditStoreError/duplicateRun(_:)`` when the id is taken.
     public func createRun(_ run: RunRecord) async throws {
         try await write("recording run \(run.id)") { db in
-            if try RunRecord.exists(db, key: run.id.rawValue) {
+            if try RunRow.exists(db, key: run.id.rawValue) {
                 throw AuditStoreError.duplicateRun(run.id.rawValue)
             }
-            try run.insert(db)
+            var row = RunRow(run)
+            try row.insert(db)
         }
     }
 
@@ -25,12 +26,12 @@ extension AuditStore {
     public func finishRun(_ id: RunID, outcome: RunOutcome) async throws -> RunRecord {
         let finishedAt = now()
         return try await write("finishing run \(id)") { db in
-            guard var run = try RunRecord.fetchOne(db, key: id.rawValue) else {
+            guard var run = try RunRow.fetchOne(db, key: id.rawValue)?.value else {
                 throw AuditStoreError.unknownRun(id.rawValue)
             }
             run.finishedAt = finishedAt
             run.outcome = outcome
-            try run.update(db)
+            try RunRow(run).update(db)
             return run
         }
     }
@@ -42,197 +43,44 @@ extension AuditStore {
     @discardableResult
     public func reopenRun(_ id: RunID, host: String, pid: Int32) async throws -> RunRecord {
         try await write("reopening run \(id)") { db in
-            guard var run = try RunRecord.fetchOne(db, key: id.rawValue) else {
+            guard var run = try RunRow.fetchOne(db, key: id.rawValue)?.value else {
                 throw AuditStoreError.unknownRun(id.rawValue)
             }
             run.host = host
             run.pid = pid
             run.finishedAt = nil
             run.outcome = nil
-            try run.update(db)
+            try RunRow(run).update(db)
             return run
         }
     }
 
     /// The run with this id, or `nil`.
     public func run(_ id: RunID) async throws -> RunRecord? {
-        try await read("reading run \(id)") { db in try RunRecord.fetchOne(db, key: id.rawValue) }
+        try await read("reading run \(id)") { db in try RunRow.fetchOne(db, key: id.rawValue)?.value }
     }
 
     /// Runs, newest first (by start time, then id); at most `limit` when given.
-    public func runs(limit: Int? = nil) async throws -> [RunRecord] {
+    public func runs(limit: Int?) async throws -> [RunRecord] {
         try await read("listing runs") { db in
-            let request = RunRecord.order(RunRecord.CodingKeys.startedAt.desc, RunRecord.CodingKeys.id.desc)
-            return try (limit.map { request.limit($0) } ?? request).fetchAll(db)
+            let request = RunRow.order(RunRow.column(.startedAt).desc, RunRow.column(.id).desc)
+            return try (limit.map { request.limit($0) } ?? request).fetchAll(db).map(\.value)
         }
-    }
-
-    /// Records an approval of a runbook's exact content and its `approval.recorded` event, in
-    /// one transaction, and returns it with its id.
-    ///
-    /// `actor` is who ran the command (`--as`, `$SLUICE_USER` or the login name) and is the
-    /// event's actor; the approver (`--by`) is in the row and in the event's detail, so that an
-    /// approval recorded on someone's behalf shows both. Without `actor` the approver is the
-    /// actor. The event's detail also lists the approved files with their hashes.
-    ///
-    /// The approval's `approvedAt` is replaced by the store's clock. Strings are redacted with
-    /// `redactor` in the event; the approval row holds only names, hashes and the comment, and
-    /// the comment is redacted too.
-    public func recordApproval(_ approval: ApprovalRecord, actor: String? = nil, redactor: Redactor) async throws -> ApprovalRecord {
-        let approvedAt = now()
-        return try await write("recording an approval of \(approval.runbookID)") { [self] db in
-            var row = approval
-            row.approvedAt = approvedAt
-            row.comment = approval.comment.map(redactor.redact)
-            try row.insert(db)
-            var detail: [String: JSONValue] = [
-                "runbook_id": .string(row.runbookID), "content_hash": .string(row.contentHash), "approver": .string(row.approver),
-            ]
-            if let comment = row.comment { detail["comment"] = .string(comment) }
-            if let files = row.digest?.files {
-                detail["files"] = .array(files.map { .object(["role": .string($0.role), "path": .string($0.path), "sha256": .string($0.sha256)]) })
-            }
-            let draft = EventDraft(runID: nil, actor: actor ?? row.approver, kind: .approvalRecorded, detail: detail)
-            _ = try appendInTransaction([draft], redactor: redactor, in: db)
-            return row
-        }
-    }
-
-    /// Approvals of exactly this content of this runbook, oldest first.
-    public func approvals(runbookID: String, contentHash: String) async throws -> [ApprovalRecord] {
-        try await read("reading approvals of \(runbookID)") { db in
-            try ApprovalRecord
-                .filter(ApprovalRecord.CodingKeys.runbookID == runbookID && ApprovalRecord.CodingKeys.contentHash == contentHash)
-                .order(ApprovalRecord.CodingKeys.id)
-                .fetchAll(db)
-        }
-    }
-
-    /// The most recent approval of any content of this runbook, or `nil` when it was never
-    /// approved: what a refusal compares the current content with.
-    public func latestApproval(runbookID: String) async throws -> ApprovalRecord? {
-        try await read("reading the latest approval of \(runbookID)") { db in
-            try ApprovalRecord
-                .filter(ApprovalRecord.CodingKeys.runbookID == runbookID)
-                .order(ApprovalRecord.CodingKeys.id.desc)
-                .fetchOne(db)
-        }
-    }
-
-    /// Stores a file's backup before a `file` step replaces it, and returns the backup that
-    /// rollback must restore.
-    ///
-    /// The backup's ``FileBackup/digest`` is stored with it and recorded, in the same
-    /// transaction, by a chained `file.backed_up` event (by `actor`, redacted with `redactor`),
-    /// so that a row edited later is caught by ``verifiedBackups(of:)`` and `audit verify`.
-    /// The first backup wins: when one already exists for the same run, target, step and path
-    /// (a retried or resumed step), it is kept and returned, because it holds the content from
-    /// before the run touched the file. The run must exist.
-    public func storeBackup(_ backup: FileBackup, actor: String, redactor: Redactor) async throws -> FileBackup {
-        try await write("backing up \(backup.path)") { db in
-            if let existing = try Self.backup(matching: backup, in: db) { return existing }
-            var row = backup
-            row.sha256 = row.digest
-            try row.insert(db)
-            _ = try self.appendInTransaction([EventDraft(
-                runID: row.runID, actor: actor, kind: .fileBackedUp, target: row.target, step: row.step,
-                detail: ["backup_id": .integer(row.id ?? 0), "path": .string(row.path), "sha256": .string(row.sha256 ?? ""),
-                         "existed": .bool(row.existed)])], redactor: redactor, in: db)
-            return row
-        }
-    }
-
-    /// The backups taken during a run, in the order they were taken.
-    public func backups(of runID: RunID) async throws -> [FileBackup] {
-        try await read("reading backups of \(runID)") { db in
-            try FileBackup.filter(FileBackup.CodingKeys.runID == runID.rawValue).order(FileBackup.CodingKeys.id).fetchAll(db)
-        }
-    }
-
-    /// The run's backups, each checked against the digest its chained `file.backed_up` event
-    /// recorded.
-    ///
-    /// - Throws: ``AuditStoreError/backupTampered(path:runID:reason:)`` naming the first backup
-    ///   that has no such event or no longer matches it: it must not be restored.
-    public func verifiedBackups(of runID: RunID) async throws -> [FileBackup] {
-        let backups = try await backups(of: runID)
-        let recorded = try await backupDigests(of: runID)
-        for backup in backups {
-            if let problem = Self.problem(with: backup, recorded: recorded) {
-                throw AuditStoreError.backupTampered(path: backup.path, runID: runID.rawValue, reason: problem)
-            }
-        }
-        return backups
-    }
-
-    /// Every backup in the store checked against its chained event, for `audit verify`.
-    ///
-    /// - Returns: one sentence per backup that does not match, naming it; and how many backups
-    ///   were taken before backups were chained (no digest and no event: migration v3), which
-    ///   are no sign of tampering but which rollback refuses all the same.
-    public func backupProblems() async throws -> (problems: [String], unchained: Int) {
-        let backups = try await read("reading backups") { db in try FileBackup.order(FileBackup.CodingKeys.id).fetchAll(db) }
-        let recorded = try await backupDigests(of: nil)
-        var problems: [String] = []
-        var unchained = 0
-        for backup in backups {
-            if backup.sha256 == nil, backup.id.map({ recorded[$0] == nil }) ?? true {
-                unchained += 1
-            } else if let problem = Self.problem(with: backup, recorded: recorded) {
-                problems.append("backup \(backup.id ?? 0) of \(backup.path) (run \(backup.runID), target \(backup.target), step \(backup.step)): \(problem)")
-            }
-        }
-        let present = Set(backups.compactMap(\.id))
-        for (id, _) in recorded.sorted(by: { $0.key < $1.key }) where !present.contains(id) {
-            problems.append("backup \(id): its `file.backed_up` event is in the chain but the backup row is gone")
-        }
-        return (problems, unchained)
-    }
-
-    /// The digest each `file.backed_up` event recorded, by backup id. Reads those events only
-    /// (`audit verify` has just read the whole chain once).
-    private func backupDigests(of runID: RunID?) async throws -> [Int64: String] {
-        let events = try await read("reading backup events") { db in
-            var request = RecordedEvent.filter(RecordedEvent.CodingKeys.kind == EventKind.fileBackedUp.rawValue)
-            if let runID { request = request.filter(RecordedEvent.CodingKeys.runID == runID.rawValue) }
-            return try request.fetchAll(db)
-        }
-        var digests: [Int64: String] = [:]
-        for event in events {
-            let detail = event.detailMembers
-            guard let id = detail["backup_id"].flatMap({ Int64($0) }), let sha = detail["sha256"] else { continue }
-            digests[id] = sha
-        }
-        return digests
-    }
-
-    private static func problem(with backup: FileBackup, recorded: [Int64: String]) -> String? {
-        guard let id = backup.id, let digest = recorded[id] else {
-            return "no `file.backed_up` event in the audit chain records it"
-        }
-        guard backup.sha256 == digest, backup.digest == digest else {
-            return "it no longer matches the SHA-256 its `file.backed_up` event recorded (\(digest.prefix(12))): it was changed in the store"
-        }
-        return nil
-    }
-
-    private static func backup(matching backup: FileBackup, in db: Database) throws -> FileBackup? {
-        try FileBackup
-            .filter(FileBackup.CodingKeys.runID == backup.runID.rawValue && FileBackup.CodingKeys.target == backup.target
-                && FileBackup.CodingKeys.step == backup.step && FileBackup.CodingKeys.path == backup.path)
-            .fetchOne(db)
     }
 
     /// Saves a plan. The JSON is stored as given: it must not contain secret values (keep
     /// references such as `{{ vars.api_token }}` in it instead). Saving the same id again
     /// replaces it.
     public func savePlan(_ plan: SavedPlan) async throws {
-        try await write("saving plan \(plan.id)") { db in try plan.save(db) }
+        try await write("saving plan \(plan.id)") { db in
+            var row = SavedPlanRow(plan)
+            try row.save(db)
+        }
     }
 
     /// The saved plan with this id, or `nil`.
     public func plan(id: String) async throws -> SavedPlan? {
-        try await read("reading plan \(id)") { db in try SavedPlan.fetchOne(db, key: id) }
+        try await read("reading plan \(id)") { db in try SavedPlanRow.fetchOne(db, key: id)?.value }
     }
 }
 
@@ -257,34 +105,8 @@ extension AuditStore {
         for row in rows { byRun[row.run, default: []].append((EventKind(rawValue: row.kind), row.time)) }
         var result: [RunID: Int64] = [:]
         for (run, events) in byRun {
-            if let id = RunID(run), let took = Self.drivenMilliseconds(events) { result[id] = took }
+            if let id = RunID(run), let took = DrivingTime.milliseconds(events) { result[id] = took }
         }
         return result
-    }
-
-    /// The driving time of one run's events, in chain order (see ``drivenMilliseconds(of:)``).
-    static func drivenMilliseconds(_ events: [(kind: EventKind?, time: String)]) -> Int64? {
-        let begins: Set<EventKind> = [.runStarted, .runResumed, .rollbackRequested]
-        // What the next driver records before its `run.resumed` or `rollback.requested` is not
-        // the dead driver's time.
-        let takingOver: Set<EventKind> = [.lockAcquired, .lockForced, .runInterrupted, .processTerminated, .windowOverridden]
-        var total: Int64 = 0
-        var counted = false
-        var driving: (start: Int64, last: Int64)?
-        for event in events {
-            guard let time = Timestamp.milliseconds(event.time) else { continue }
-            guard let kind = event.kind else { continue }  // a kind a newer Sluice wrote
-            if begins.contains(kind) {
-                if let open = driving { total += open.last - open.start }  // its runner died
-                driving = (time, time)
-                counted = true
-            } else if var open = driving, !takingOver.contains(kind) {
-                open.last = time
-                driving = kind == .runFinished ? nil : open
-                if kind == .runFinished { total += open.last - open.start }
-            }
-        }
-        if let open = driving { total += open.last - open.start }
-        return counted ? total : nil
     }
 }

@@ -1,4 +1,4 @@
-import GRDB
+internal import GRDB
 
 extension AuditStore {
     /// The schema's migrations. A shipped migration is never edited: change the schema by adding
@@ -123,6 +123,17 @@ extension AuditStore {
                     heartbeat_at TEXT NOT NULL,
                     ttl_ms INTEGER NOT NULL CHECK (ttl_ms > 0)
                 );
+                """)
+        }
+        // Fencing tokens (SPEC section 7): each acquisition or takeover of a target lock or a
+        // run's lease writes a fresh token, and a heartbeat, renewal or release acts only with
+        // the token the lease holds. Locks and leases from before get one each.
+        migrator.registerMigration("v5-lease-tokens") { db in
+            try db.execute(sql: """
+                ALTER TABLE locks ADD COLUMN token TEXT NOT NULL DEFAULT '';
+                UPDATE locks SET token = lower(hex(randomblob(16)));
+                ALTER TABLE run_leases ADD COLUMN token TEXT NOT NULL DEFAULT '';
+                UPDATE run_leases SET token = lower(hex(randomblob(16)));
                 """)
         }
         return migrator

@@ -1,9 +1,10 @@
 import Foundation
-import GRDB
+internal import GRDB
 import SluiceCore
 
 /// The audit store: one SQLite database (WAL, `synchronous=FULL`) holding runs, the
-/// hash-chained event log, approvals, target locks, file backups and saved plans.
+/// hash-chained event log, approvals, target locks, file backups and saved plans; the
+/// ``SluiceStore`` a `--store` path names.
 ///
 /// This type owns the schema and every query. It is safe to share between tasks, and several
 /// processes may open the same file at once: every write is a `BEGIN IMMEDIATE` transaction, so
@@ -158,6 +159,11 @@ public final class AuditStore: Sendable {
             throw AuditStoreError.databaseFailure(path: path, operation: operation, underlying: error)
         }
     }
+}
+
+extension AuditStore: SluiceStore {
+    /// The database file's path.
+    public var location: String { path }
 }
 
 /// The parts of the store the group committer needs, without a reference cycle to the store.

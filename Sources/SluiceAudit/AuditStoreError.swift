@@ -1,5 +1,6 @@
-/// Operational failures of the audit store. Each description names the subject and says what to
-/// do next; the underlying cause, when there is one, is kept.
+/// Operational failures of the audit store, whichever backend: the errors ``SluiceStore``'s
+/// contract names are these cases. Each description names the subject and says what to do
+/// next; the underlying cause, when there is one, is kept.
 public enum AuditStoreError: Error, CustomStringConvertible {
     /// No store exists at the path and the caller asked not to create one.
     case storeNotFound(path: String)

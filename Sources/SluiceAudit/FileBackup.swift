@@ -1,14 +1,10 @@
 import Crypto
 import Foundation
-import GRDB
 import SluiceCore
 
 /// One row of the `file_backups` table: a file's exact content and mode before a `file` step
 /// replaced it, so that rollback can restore it without depending on anything outside the store.
-public struct FileBackup: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
-    /// The table's name.
-    public static let databaseTableName = "file_backups"
-
+public struct FileBackup: Codable, Sendable, Hashable {
     /// The row id, assigned when stored.
     public var id: Int64?
     /// The run that changed the file.
@@ -35,7 +31,7 @@ public struct FileBackup: Codable, Sendable, Hashable, FetchableRecord, MutableP
     public var sha256: String?
 
     /// The column names.
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         /// `id`
         case id
         /// `run_id`
@@ -93,11 +89,6 @@ public struct FileBackup: Codable, Sendable, Hashable, FetchableRecord, MutableP
     public static func absent(runID: RunID, target: String, step: String, path: String, takenAt: String) -> FileBackup {
         FileBackup(id: nil, runID: runID, target: target, step: step, path: path, existed: false,
                    content: nil, mode: nil, takenAt: takenAt, owner: nil, group: nil)
-    }
-
-    /// Keeps the id SQLite assigned.
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
     }
 
     private init(

@@ -1,15 +1,11 @@
 import Foundation
-import GRDB
 import SluiceCore
 
 /// One row of the `events` table: an event as it was committed, hash-chained to the one before.
 ///
 /// Fields are kept as stored (a run id is plain text here), so that a damaged row can still be
-/// read and reported by ``AuditStore/verify()``.
-public struct RecordedEvent: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
-    /// The table's name.
-    public static let databaseTableName = "events"
-
+/// read and reported by ``EventLog/verify(anchors:)``.
+public struct RecordedEvent: Codable, Sendable, Hashable {
     /// The position in the chain: 1 for the first event, then one more for each.
     public var seq: Int64
     /// When the event was appended, in ``Timestamp`` form.
@@ -41,7 +37,7 @@ public struct RecordedEvent: Codable, Sendable, Hashable, FetchableRecord, Persi
     public var hash: String
 
     /// The column names.
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         /// `seq`
         case seq
         /// `time`

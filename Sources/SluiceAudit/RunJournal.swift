@@ -3,11 +3,11 @@ import SluiceCore
 /// The event log of one run: stamps the run's id and actor on every event it records and
 /// redacts each with the run's redactor, so that the engine cannot forget either.
 ///
-/// Recording has ``AuditStore/append(_:redactor:)``'s contract: it returns only after the event
+/// Recording has ``EventLog/append(_:redactor:)``'s contract: it returns only after the event
 /// committed. Each committed event is then shown to the journal's ``RunObserver``, if any.
 public struct RunJournal: Sendable {
-    /// The store written to.
-    public let store: AuditStore
+    /// The store written to: its event log, and its backups for the run's `file` steps.
+    public let store: any EventLog & BackupStore
     /// The run every event belongs to.
     public let runID: RunID
     /// Who acts in this run.
@@ -22,7 +22,7 @@ public struct RunJournal: Sendable {
 
     /// Creates the journal of `runID`.
     public init(
-        store: AuditStore, runID: RunID, actor: String, redactor: Redactor, observer: (any RunObserver)? = nil,
+        store: any EventLog & BackupStore, runID: RunID, actor: String, redactor: Redactor, observer: (any RunObserver)? = nil,
         secrets: [String: String] = [:]
     ) {
         self.store = store

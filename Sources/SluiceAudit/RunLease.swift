@@ -1,13 +1,9 @@
-import GRDB
 import SluiceCore
 
 /// One row of the `run_leases` table: the one process driving a run (`apply`, `resume` or
 /// `rollback`) now. Target locks keep other runs off a run's targets; the lease keeps a second
 /// process off the run itself.
-public struct RunLease: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
-    /// The table's name.
-    public static let databaseTableName = "run_leases"
-
+public struct RunLease: Codable, Sendable, Hashable, Lease {
     /// The run driven.
     public var runID: RunID
     /// The host the driver runs on.
@@ -20,9 +16,11 @@ public struct RunLease: Codable, Sendable, Hashable, FetchableRecord, Persistabl
     public var heartbeatAt: String
     /// How long after its last heartbeat a driver on another host may be taken over.
     public var ttlMilliseconds: Int64
+    /// The acquisition that holds it: renewals and the release must carry this token.
+    public var token: LeaseToken
 
     /// The column names.
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         /// `run_id`
         case runID = "run_id"
         /// `host`
@@ -35,63 +33,30 @@ public struct RunLease: Codable, Sendable, Hashable, FetchableRecord, Persistabl
         case heartbeatAt = "heartbeat_at"
         /// `ttl_ms`
         case ttlMilliseconds = "ttl_ms"
+        /// `token`
+        case token
+    }
+
+    /// Creates a lease row.
+    public init(
+        runID: RunID, host: String, pid: Int32, acquiredAt: String, heartbeatAt: String, ttlMilliseconds: Int64,
+        token: LeaseToken
+    ) {
+        self.runID = runID
+        self.host = host
+        self.pid = pid
+        self.acquiredAt = acquiredAt
+        self.heartbeatAt = heartbeatAt
+        self.ttlMilliseconds = ttlMilliseconds
+        self.token = token
     }
 }
 
 /// What asking for a run's lease gave.
 public enum RunLeaseResult: Sendable, Equatable {
-    /// This process drives the run now.
-    case acquired
+    /// This process drives the run now, with this token: the one to renew and release the
+    /// lease with.
+    case acquired(LeaseToken)
     /// Another live process drives it; nothing changed.
     case heldBy(RunLease)
-}
-
-extension AuditStore {
-    /// Makes this process (`host`, `pid`) the run's one driver, in one transaction: free, held
-    /// by this process already, or held by a driver that is gone (on this host: its process is
-    /// gone; on another: its heartbeat is older than its TTL), the lease is taken; held by a live
-    /// driver, nothing changes and the answer names it.
-    public func acquireRunLease(_ runID: RunID, host: String, pid: Int32, ttl: Duration) async throws -> RunLeaseResult {
-        let now = now()
-        let nowMilliseconds = Timestamp.milliseconds(now) ?? 0
-        return try await write("leasing run \(runID)") { db in
-            if let held = try RunLease.fetchOne(db, key: runID.rawValue), held.host != host || held.pid != pid,
-                Self.isLive(held, nowMilliseconds: nowMilliseconds)
-            {
-                return .heldBy(held)
-            }
-            try RunLease(
-                runID: runID, host: host, pid: pid, acquiredAt: now, heartbeatAt: now,
-                ttlMilliseconds: Self.milliseconds(ttl)
-            ).save(db)
-            return .acquired
-        }
-    }
-
-    /// Refreshes the lease's heartbeat; returns whether this process still holds it.
-    public func renewRunLease(_ runID: RunID, host: String, pid: Int32) async throws -> Bool {
-        let now = now()
-        return try await write("renewing the lease of \(runID)") { db in
-            try db.execute(
-                sql: "UPDATE run_leases SET heartbeat_at = ? WHERE run_id = ? AND host = ? AND pid = ?",
-                arguments: [now, runID.rawValue, host, pid])
-            return db.changesCount == 1
-        }
-    }
-
-    /// Gives the run up, if this process holds it.
-    public func releaseRunLease(_ runID: RunID, host: String, pid: Int32) async throws {
-        try await write("releasing the lease of \(runID)") { db in
-            try db.execute(
-                sql: "DELETE FROM run_leases WHERE run_id = ? AND host = ? AND pid = ?", arguments: [runID.rawValue, host, pid])
-        }
-    }
-
-    /// A driver on this host is live while its process is; one elsewhere while its heartbeat is
-    /// fresh (its process cannot be checked from here).
-    private static func isLive(_ lease: RunLease, nowMilliseconds: Int64) -> Bool {
-        if lease.host == ProcessProbe.hostName { return !ProcessProbe.isGone(pid: lease.pid) }
-        guard let heartbeat = Timestamp.milliseconds(lease.heartbeatAt) else { return false }
-        return nowMilliseconds - heartbeat <= lease.ttlMilliseconds
-    }
 }

@@ -1,10 +1,7 @@
-import GRDB
 import SluiceCore
 
-extension RunID: DatabaseValueConvertible {}
-
 /// How a run was started.
-public enum RunMode: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+public enum RunMode: String, Codable, Sendable, CaseIterable {
     /// `sluice apply`.
     case apply
     /// `sluice plan` (the dry run).
@@ -16,24 +13,19 @@ public enum RunMode: String, Codable, Sendable, CaseIterable, DatabaseValueConve
 }
 
 /// The runbook's `kind`.
-public enum RunKind: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+public enum RunKind: String, Codable, Sendable, CaseIterable {
     /// A configuration change.
     case change
     /// Planned maintenance.
     case maintenance
 }
 
-extension RunOutcome: DatabaseValueConvertible {}
-
 /// One row of the `runs` table: an index of runs for listing and lookup.
 ///
-/// This table is mutable (``AuditStore/finishRun(_:outcome:)`` sets the outcome). The
+/// This table is mutable (``RunCatalog/finishRun(_:outcome:)`` sets the outcome). The
 /// authoritative record of what happened is the hash-chained event log; a run's row is a
 /// convenience that `run.started` and `run.finished` events repeat.
-public struct RunRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
-    /// The table's name.
-    public static let databaseTableName = "runs"
-
+public struct RunRecord: Codable, Sendable, Hashable {
     /// The run's id.
     public var id: RunID
     /// The runbook's `id`.
@@ -62,7 +54,7 @@ public struct RunRecord: Codable, Sendable, Hashable, FetchableRecord, Persistab
     public var outcome: RunOutcome?
 
     /// The column names.
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         /// `id`
         case id
         /// `runbook_id`

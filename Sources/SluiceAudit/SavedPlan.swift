@@ -1,11 +1,7 @@
-import GRDB
 import SluiceCore
 
 /// One row of the `saved_plans` table: a plan `sluice plan` made, as JSON, for `apply --plan`.
-public struct SavedPlan: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
-    /// The table's name.
-    public static let databaseTableName = "saved_plans"
-
+public struct SavedPlan: Codable, Sendable, Hashable {
     /// The plan's id.
     public var id: String
     /// The runbook's `id`.
@@ -20,7 +16,7 @@ public struct SavedPlan: Codable, Sendable, Hashable, FetchableRecord, Persistab
     public var planJSON: String
 
     /// The column names.
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         /// `id`
         case id
         /// `runbook_id`

@@ -1,11 +1,7 @@
-import GRDB
 import SluiceCore
 
 /// One row of the `locks` table: a target reserved for one run.
-public struct TargetLock: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
-    /// The table's name.
-    public static let databaseTableName = "locks"
-
+public struct TargetLock: Codable, Sendable, Hashable, Lease {
     /// The target's name (the primary key: one holder per target).
     public var target: String
     /// The run holding it.
@@ -20,9 +16,11 @@ public struct TargetLock: Codable, Sendable, Hashable, FetchableRecord, Persista
     public var heartbeatAt: String
     /// How long after its last heartbeat the lock may be considered stale, in milliseconds.
     public var ttlMilliseconds: Int64
+    /// The acquisition that holds it: heartbeats and releases must carry this token.
+    public var token: LeaseToken
 
     /// The column names.
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         /// `target`
         case target
         /// `run_id`
@@ -37,11 +35,13 @@ public struct TargetLock: Codable, Sendable, Hashable, FetchableRecord, Persista
         case heartbeatAt = "heartbeat_at"
         /// `ttl_ms`
         case ttlMilliseconds = "ttl_ms"
+        /// `token`
+        case token
     }
 
     /// Creates a lock row.
     public init(target: String, runID: RunID, host: String, pid: Int32, acquiredAt: String, heartbeatAt: String,
-                ttlMilliseconds: Int64) {
+                ttlMilliseconds: Int64, token: LeaseToken) {
         self.target = target
         self.runID = runID
         self.host = host
@@ -49,6 +49,7 @@ public struct TargetLock: Codable, Sendable, Hashable, FetchableRecord, Persista
         self.acquiredAt = acquiredAt
         self.heartbeatAt = heartbeatAt
         self.ttlMilliseconds = ttlMilliseconds
+        self.token = token
     }
 }
 
@@ -59,8 +60,10 @@ public enum LockState: String, Sendable, Hashable, Codable {
     case live
     /// The holder's process is gone from this host.
     case stale
-    /// The heartbeat is older than its TTL but the holder runs on another host, whose processes
-    /// cannot be checked from here. Treated as live: never forced from here.
+    /// The heartbeat is older than its TTL (or unreadable) but the holder runs on another host,
+    /// whose processes cannot be checked from here. A target lock in this state is treated as
+    /// live: never forced from here. A run's lease in this state is taken over by the next
+    /// driver of the run.
     case unverifiable
 }
 
@@ -92,12 +95,19 @@ public struct LockConflict: Sendable, Hashable {
     public var lock: TargetLock
     /// Whether its holder is still there.
     public var state: LockState
+
+    /// Creates a conflict: `lock`, judged `state` by the store's clock.
+    public init(lock: TargetLock, state: LockState) {
+        self.lock = lock
+        self.state = state
+    }
 }
 
-/// The result of ``AuditStore/acquireLocks(on:for:ttl:actor:)``.
+/// The result of ``LeaseStore/acquireLocks(on:for:ttl:actor:redactor:)``.
 public enum LockAcquisition: Sendable, Hashable {
-    /// Every requested target is now held by the run.
-    case acquired([TargetLock])
+    /// Every requested target is now held by the run, each lock with `token`, this
+    /// acquisition's: the one to heartbeat and release them with.
+    case acquired([TargetLock], token: LeaseToken)
     /// Nothing was taken: these targets are held by other runs.
     case blocked([LockConflict])
 }

@@ -1,6 +1,7 @@
 import SluiceAudit
 import SluiceCore
 import SluiceExecution
+import Synchronization
 
 /// Keeps a run's target locks and its run lease fresh while it runs, and reads what each
 /// heartbeat found: a lock gone from the store or held by another run, or a lease this process
@@ -11,10 +12,12 @@ import SluiceExecution
 /// moment); one that has not been written for longer than the locks' TTL is, because past that
 /// another runner may take the locks as stale.
 struct LockKeeper {
-    let store: AuditStore
+    let store: any LeaseStore
     let journal: RunJournal
     /// The targets the run locked.
     let targets: [String]
+    /// The tokens the run's lease and its target locks were taken with.
+    let leases: HeldLeases.Tokens
     let stop: StopSignal
     let interval: Duration
     let ttl: Duration
@@ -44,12 +47,14 @@ struct LockKeeper {
 
     /// Refreshes the heartbeat and returns each lock the run no longer holds, with why.
     private func findLost() async throws -> [String: String] {
-        let held = Set(try await store.heartbeat(runID))
-        let leaseHeld = try await store.renewRunLease(runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID)
+        let held = Set(try await store.heartbeat(runID, token: leases.targets))
+        let leaseHeld = try await store.renewRunLease(runID, token: leases.run)
         var lost: [String: String] = [:]
         for target in targets where !held.contains(target) {
             if let holder = try await store.lock(on: target) {
-                lost[target] = "it is held by run \(holder.runID) now (on \(holder.host), pid \(holder.pid))"
+                // Held by this run with another token: another process took the run over.
+                lost[target] = holder.runID == runID
+                    ? Self.leaseLost(runID) : "it is held by run \(holder.runID) now (on \(holder.host), pid \(holder.pid))"
             } else {
                 lost[target] = "it is gone from the store (freed with `sluice unlock`, or removed by hand)"
             }
@@ -57,10 +62,14 @@ struct LockKeeper {
         if !leaseHeld {
             // Another process drives the run now: none of its targets is this process's to change.
             for target in targets where lost[target] == nil {
-                lost[target] = "this process no longer holds the run's lease: another sluice process drives run \(runID)"
+                lost[target] = Self.leaseLost(runID)
             }
         }
         return lost
+    }
+
+    private static func leaseLost(_ runID: RunID) -> String {
+        "this process no longer holds the run's lease: another sluice process drives run \(runID)"
     }
 
     private func lose(_ lost: [String: String]) async {
@@ -71,4 +80,31 @@ struct LockKeeper {
         }
         stop.loseLocks(lost)
     }
+}
+
+/// The tokens of the leases a run session took in ``RunSession/lockTargets()``: every heartbeat,
+/// renewal and release passes them, so that a process whose leases were taken over changes
+/// nothing with them.
+final class HeldLeases: Sendable {
+    /// The run's lease and its target locks, as taken.
+    struct Tokens: Sendable {
+        var run: LeaseToken
+        var targets: LeaseToken
+    }
+
+    private let held = Mutex<(run: LeaseToken?, targets: LeaseToken?)>((nil, nil))
+
+    /// The run's lease's token, once taken.
+    var run: LeaseToken? { held.withLock { $0.run } }
+
+    /// Both tokens, once both were taken.
+    var tokens: Tokens? {
+        held.withLock { held in held.run.flatMap { run in held.targets.map { Tokens(run: run, targets: $0) } } }
+    }
+
+    /// Keeps the token the run's lease was taken with.
+    func holdRun(_ token: LeaseToken) { held.withLock { $0.run = token } }
+
+    /// Keeps the token the run's target locks were taken with.
+    func holdTargets(_ token: LeaseToken) { held.withLock { $0.targets = token } }
 }

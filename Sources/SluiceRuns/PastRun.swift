@@ -8,7 +8,7 @@ import SluiceExecution
 public struct PastRun: Sendable {
     /// The run's id.
     public let id: RunID
-    let store: AuditStore
+    let store: any SluiceStore
     /// Its row in the store.
     public let record: RunRecord
     /// Its events, in order.
@@ -39,15 +39,15 @@ public struct PastRun: Sendable {
     }
 
     /// Reads the run, or refuses (exit 4) when there is no such run or it was a dry run.
-    static func load(_ id: RunID, from store: AuditStore) async throws -> PastRun {
+    static func load(_ id: RunID, from store: any SluiceStore) async throws -> PastRun {
         guard let record = try await store.run(id) else {
-            throw RunRefusal.refused("refused: no run \(id) in the audit store \(store.path.lexicallyNormalizedPath). List runs with `sluice runs`.")
+            throw RunRefusal.refused("refused: no run \(id) in the audit store \(store.location.lexicallyNormalizedPath). List runs with `sluice runs`.")
         }
         guard record.mode == .apply else {
             throw RunRefusal.refused("refused: run \(id) was a dry run (`sluice \(record.mode.rawValue)`), which changes nothing.")
         }
         let events = try await store.events(of: id)
-        return PastRun(id: id, store: store, record: record, events: events, runner: RunnerState(of: record, locks: try await store.locks(), store: store))
+        return PastRun(id: id, store: store, record: record, events: events, runner: try await RunnerState(of: record, locks: try await store.locks(), store: store))
     }
 
     /// The plan the run carried out, from its journal; refuses (exit 4) when it cannot be read.

@@ -16,7 +16,7 @@ public enum RunGates {
     /// What `apply` and `resume` both refuse (exit 4): a closed window or a freeze, unless
     /// overridden, and content without the approval the runbook requires.
     public static func refuseOutsideWindowOrUnapproved(
-        _ plan: Plan, runbook: Runbook, store: AuditStore, actor: String, overrideWindow: Bool
+        _ plan: Plan, runbook: Runbook, store: any SluiceStore, actor: String, overrideWindow: Bool
     ) async throws {
         if !plan.window.allowsStart, !overrideWindow {
             let why = WindowText.describe(plan.window, runbook: runbook, at: plan.createdAt)
@@ -66,7 +66,7 @@ public enum RunGates {
     }
 
     /// Whether the store's approvals let `actor` apply `content` of `runbook`.
-    public static func approvalVerdict(of runbook: Runbook, content: ContentDigest, actor: String, store: AuditStore) async throws -> ApprovalVerdict {
+    public static func approvalVerdict(of runbook: Runbook, content: ContentDigest, actor: String, store: any ApprovalBook) async throws -> ApprovalVerdict {
         guard runbook.approval.required else { return .notRequired }
         let approvers = try await store.approvals(runbookID: runbook.id, contentHash: content.hash).map(\.approver)
         // The latest approval of other content matters only when this content has none.

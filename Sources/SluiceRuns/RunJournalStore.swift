@@ -10,7 +10,7 @@ enum RunJournalStore {
     static func id(of runID: RunID) -> String { "journal-\(runID)" }
 
     /// Saves the plan a run is about to carry out; returns its SHA-256, for `run.started`.
-    static func save(_ plan: Plan, runbook: Runbook, variables: ResolvedVariables, in store: AuditStore, runID: RunID) async throws -> String {
+    static func save(_ plan: Plan, runbook: Runbook, variables: ResolvedVariables, in store: any PlanStore, runID: RunID) async throws -> String {
         let journal = try PlanJournal(plan: plan, runbook: runbook, variables: variables)
         let text = String(decoding: try JSONEncoder.sluice.encode(journal), as: UTF8.self)
         try await store.savePlan(SavedPlan(
@@ -21,7 +21,7 @@ enum RunJournalStore {
 
     /// The plan the run carried out, with its secrets read again from where the runbook said
     /// they come from.
-    static func open(_ runID: RunID, in store: AuditStore, events: [RecordedEvent]) async throws -> (plan: Plan, redactor: Redactor, journal: PlanJournal) {
+    static func open(_ runID: RunID, in store: any PlanStore, events: [RecordedEvent]) async throws -> (plan: Plan, redactor: Redactor, journal: PlanJournal) {
         guard let saved = try await store.plan(id: id(of: runID)) else {
             throw JournalProblem("run \(runID) has no journal in the store (it changed nothing, or it ran before journals were kept); undo what `sluice show \(runID)` lists by hand, then free its targets with `sluice unlock TARGET --reason TEXT`")
         }
@@ -57,7 +57,7 @@ enum RunJournalStore {
     ///
     /// - Throws: ``AuditStoreError/backupTampered(path:runID:reason:)`` when one does not match;
     ///   ``JournalProblem`` naming the variable when a secret in a backup cannot be read now.
-    static func backups(of runID: RunID, in store: AuditStore, journal: PlanJournal) async throws -> RolloutEngine<ContinuousClock>.Backups {
+    static func backups(of runID: RunID, in store: any BackupStore, journal: PlanJournal) async throws -> RolloutEngine<ContinuousClock>.Backups {
         var backups: RolloutEngine<ContinuousClock>.Backups = [:]
         for backup in try await store.verifiedBackups(of: runID) where backups[backup.target]?[backup.step] == nil {
             let names = FileSecretSeal.names(in: Data(backup.path.utf8)).union(backup.content.map(FileSecretSeal.names) ?? [])
@@ -93,7 +93,7 @@ enum RunnerState: Equatable {
     /// It never finished and its runner is gone: `interrupted`.
     case gone
 
-    init(of run: RunRecord, locks: [TargetLock], store: AuditStore) {
+    init(of run: RunRecord, locks: [TargetLock], store: any LeaseStore) async throws {
         if let outcome = run.outcome {
             self = .finished(outcome)
         } else if ProcessProbe.isGone(pid: run.pid, onHost: run.host) {
@@ -103,7 +103,9 @@ enum RunnerState: Equatable {
         } else {
             // Another host's process cannot be checked from here: its locks' heartbeat decides.
             let held = locks.filter { $0.runID == run.id }
-            self = !held.isEmpty && held.allSatisfy({ store.state(of: $0) == .stale }) ? .gone : .running
+            var allStale = !held.isEmpty
+            for lock in held where allStale { allStale = try await store.state(of: lock) == .stale }
+            self = allStale ? .gone : .running
         }
     }
 }

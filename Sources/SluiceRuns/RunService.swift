@@ -121,12 +121,12 @@ public final class RunControl: Sendable {
 /// refused the run before it changed anything. Other errors (a store that fails) are thrown as
 /// they are.
 public struct RunService: Sendable {
-    public let store: AuditStore
+    public let store: any SluiceStore
     /// Who runs it, as recorded.
     public let actor: String
     public let display: any RunDisplay
 
-    public init(store: AuditStore, actor: String, display: any RunDisplay) {
+    public init(store: any SluiceStore, actor: String, display: any RunDisplay) {
         self.store = store
         self.actor = actor
         self.display = display

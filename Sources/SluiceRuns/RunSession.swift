@@ -8,7 +8,7 @@ import Synchronization
 /// locks' heartbeat and the webhooks' deliveries; then the run's end (locks released,
 /// `run.finished`, the store's row finished, the lease given up), as a ``RunReport``.
 struct RunSession {
-    let store: AuditStore
+    let store: any SluiceStore
     let journal: RunJournal
     /// The runbook's webhooks, which `journal` tells of its events; nil when none are listed.
     let webhooks: WebhookRunObserver?
@@ -16,6 +16,8 @@ struct RunSession {
     let display: any RunDisplay
     /// Set by Ctrl-C, SIGTERM and SIGHUP, and by the heartbeat when a lock is lost.
     let stop = StopSignal()
+    /// The tokens of the run's lease and locks, once ``lockTargets()`` took them.
+    let leases = HeldLeases()
 
     var runID: RunID { journal.runID }
 
@@ -29,9 +31,10 @@ struct RunSession {
     func lockTargets() async throws -> String? {
         // One driver per run: a second `resume` or a `rollback` beside a `resume` is refused here,
         // before it touches any lock or target.
-        if case .heldBy(let holder) = try await store.acquireRunLease(
-            runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID, ttl: Self.lockTTL)
-        {
+        switch try await store.acquireRunLease(runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID, ttl: Self.lockTTL) {
+        case .acquired(let token):
+            leases.holdRun(token)
+        case .heldBy(let holder):
             return """
                 refused: run \(runID) is being driven by another sluice process (on \(holder.host), pid \(holder.pid), since \(holder.acquiredAt)); \
                 one process drives a run at a time. Wait for it to finish, or stop it with Ctrl-C, then try again.
@@ -40,7 +43,8 @@ struct RunSession {
         try await stopLeftovers()
         let targets = plan.targets.map(\.name)
         switch try await store.acquireLocks(on: targets, for: .current(runID: runID), ttl: Self.lockTTL, actor: journal.actor, redactor: journal.redactor) {
-        case .acquired:
+        case .acquired(_, let token):
+            leases.holdTargets(token)
             return nil
         case .blocked(let conflicts):
             let holders = Set(conflicts.map { conflict in
@@ -117,8 +121,11 @@ struct RunSession {
         // when one is lost; both are children of this task, and the heartbeat stops when the
         // engine is done.
         let (plan, stop) = (plan, stop)
+        guard let tokens = leases.tokens else {
+            preconditionFailure("run \(runID) is carried out without its lease and locks: lockTargets() must take them first")
+        }
         let keeper = LockKeeper(
-            store: store, journal: journal, targets: plan.targets.map(\.name), stop: stop,
+            store: store, journal: journal, targets: plan.targets.map(\.name), leases: tokens, stop: stop,
             interval: Self.heartbeatInterval, ttl: Self.lockTTL, note: display.note)
         let result = await display.whileDriving(control) {
             await withTaskGroup(of: RolloutMachine.RunResult?.self) { group in
@@ -165,8 +172,8 @@ struct RunSession {
         let names = plan.targets.map(\.name)
         let failed = result.failedTargets.map { names[$0] }
         let incomplete = result.incompleteRollbacks.map { names[$0] }
-        if outcome != .halted {
-            _ = try? await store.releaseLocks(of: runID, actor: journal.actor, redactor: journal.redactor)
+        if outcome != .halted, let token = leases.tokens?.targets {
+            _ = try? await store.releaseLocks(of: runID, token: token, actor: journal.actor, redactor: journal.redactor)
         }
         let finished = try await journal.record(
             .runFinished, status: outcome.rawValue,
@@ -177,7 +184,7 @@ struct RunSession {
     /// Finishes the ended run in the store and releases its lease.
     private func finish(_ ending: Ending) async throws -> RunReport {
         _ = try await store.finishRun(runID, outcome: ending.outcome)
-        try? await store.releaseRunLease(runID, host: ProcessProbe.hostName, pid: ProcessProbe.currentPID)
+        if let token = leases.run { _ = try? await store.releaseRunLease(runID, token: token) }
         let unfinished = ending.outcome == .rollbackIncomplete ? (try? await Self.unfinishedUndo(in: store, runID: runID)) ?? [] : []
         return RunReport(
             runID: runID, result: ending.result, failed: ending.failed, incomplete: ending.incomplete,
@@ -185,7 +192,7 @@ struct RunSession {
     }
 
     /// Each rollback or recovery step that failed, as `target / step: what happened`.
-    static func unfinishedUndo(in store: AuditStore, runID: RunID) async throws -> [String] {
+    static func unfinishedUndo(in store: any EventLog, runID: RunID) async throws -> [String] {
         try await store.events(of: runID).filter {
             ($0.eventKind == .rollbackStepFinished || $0.eventKind == .recoveryStepFinished) && $0.status == EventStatus.failed.rawValue
         }.map { event in

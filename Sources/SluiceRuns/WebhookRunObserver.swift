@@ -57,7 +57,7 @@ extension RunJournal {
     /// The journal of `runID` whose committed events also go to `runbook`'s webhooks, if it has
     /// any, and those webhooks, for `RunSession` to deliver to.
     static func notifying(
-        _ runbook: Runbook, store: AuditStore, runID: RunID, actor: String, variables: ResolvedVariables,
+        _ runbook: Runbook, store: any EventLog & BackupStore, runID: RunID, actor: String, variables: ResolvedVariables,
         warn: @escaping @Sendable (String) -> Void
     ) -> (journal: RunJournal, webhooks: WebhookRunObserver?) {
         let audit = RunJournal(store: store, runID: runID, actor: actor, redactor: variables.redactor)

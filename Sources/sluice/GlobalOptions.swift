@@ -32,13 +32,26 @@ struct StoreOptions: ParsableArguments {
 extension StoreOptions {
     /// Opens the store, creating it if needed; when it cannot be opened, says why and exits with
     /// `status` (apply's 4: refused, nothing changed; 1 for the commands that only record).
-    func openStore(failingWith status: Int32) throws -> AuditStore {
+    func openStore(failingWith status: Int32) throws -> any SluiceStore {
         do {
-            return try AuditStore(path: resolvedStorePath)
+            return try StoreOpener.open(resolvedStorePath, createIfMissing: true)
         } catch {
             Console.fail("\(error)")
             throw ExitCode(status)
         }
+    }
+}
+
+/// Opens the store a `--store` value (or `$SLUICE_STORE`) names: the one place that knows which
+/// backend a value means. Today every value is a SQLite file's path (``StoreOptions/validate()``
+/// refuses a `scheme://` one first).
+enum StoreOpener {
+    /// Opens the store at `location`, creating it when `createIfMissing` is true.
+    ///
+    /// - Throws: ``AuditStoreError/storeNotFound(path:)`` when there is none and
+    ///   `createIfMissing` is false; the backend's error when it cannot be opened.
+    static func open(_ location: String, createIfMissing: Bool) throws -> any SluiceStore {
+        try AuditStore(path: location, createIfMissing: createIfMissing)
     }
 }
 

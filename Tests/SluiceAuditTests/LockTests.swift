@@ -39,7 +39,7 @@ import Testing
         let again = try await store.acquireLocks(on: ["a", "b"], for: holder, ttl: .seconds(30), actor: "alice",
                                                  redactor: .none)
 
-        guard case .acquired(let locks) = again else {
+        guard case .acquired(let locks, _) = again else {
             Issue.record("expected the run to retake its own lock, got \(again)")
             return
         }
@@ -52,10 +52,11 @@ import Testing
         let world = try TestWorld()
         defer { world.remove() }
         let store = try world.openStore()
-        _ = try await store.acquireLocks(on: ["a", "b"], for: .current(runID: Self.runA), ttl: .seconds(30),
-                                         actor: "alice", redactor: .none)
+        let acquired = try await store.acquireLocks(on: ["a", "b"], for: .current(runID: Self.runA), ttl: .seconds(30),
+                                                    actor: "alice", redactor: .none)
+        let token = try #require(acquired.token)
 
-        let released = try await store.releaseLocks(of: Self.runA, actor: "alice", redactor: .none)
+        let released = try await store.releaseLocks(of: Self.runA, token: token, actor: "alice", redactor: .none)
 
         #expect(released == ["a", "b"])
         #expect(try await store.locks().isEmpty)
@@ -68,12 +69,13 @@ import Testing
         defer { world.remove() }
         let clock = MutableClock(Date(timeIntervalSince1970: 1_795_249_815))
         let store = try world.openStore(clock: { clock.now })
-        _ = try await store.acquireLocks(on: ["a", "b"], for: .current(runID: Self.runA), ttl: .seconds(30),
-                                         actor: "alice", redactor: .none)
+        let acquired = try await store.acquireLocks(on: ["a", "b"], for: .current(runID: Self.runA), ttl: .seconds(30),
+                                                    actor: "alice", redactor: .none)
+        let token = try #require(acquired.token)
 
         // When time passes and the run beats
         clock.advance(by: 20)
-        let held = try await store.heartbeat(Self.runA)
+        let held = try await store.heartbeat(Self.runA, token: token)
 
         // Then the heartbeat moved and the lock is live well past the original TTL
         #expect(held == ["a", "b"])
@@ -112,6 +114,14 @@ import Testing
             }
             #expect(target == "nothing")
         }
+    }
+}
+
+extension LockAcquisition {
+    /// The acquisition's token, when it acquired.
+    var token: LeaseToken? {
+        guard case .acquired(_, let token) = self else { return nil }
+        return token
     }
 }
 

@@ -95,7 +95,7 @@ struct AuditVerifyCommand: AsyncParsableCommand {
             let since = report.problem.map { "Records from seq \($0.seq) on cannot be trusted" }
                 ?? "The store no longer holds what it held when the anchors were recorded"
             Console.write("""
-                \(since). Keep a copy of \(store.path.lexicallyNormalizedPath) for investigation and compare it with a backup or with \
+                \(since). Keep a copy of \(store.location.lexicallyNormalizedPath) for investigation and compare it with a backup or with \
                 `sluice audit export`s taken earlier.
 
                 """.escapedForTerminal)
@@ -107,7 +107,7 @@ struct AuditVerifyCommand: AsyncParsableCommand {
         if !backupProblems.isEmpty {
             Console.write(("audit chain intact, but \(backupProblems.count) file backup\(backupProblems.count == 1 ? "" : "s") BROKEN:\n"
                 + backupProblems.map { "  \($0)\n" }.joined()
-                + "Rollback refuses to restore these backups. Keep a copy of \(store.path.lexicallyNormalizedPath) for investigation.\n").escapedForTerminal)
+                + "Rollback refuses to restore these backups. Keep a copy of \(store.location.lexicallyNormalizedPath) for investigation.\n").escapedForTerminal)
             throw ExitCode(1)
         }
         if unchained > 0 {
@@ -159,7 +159,7 @@ struct AuditHeadCommand: AsyncParsableCommand {
         if head == nil {
             // Not a failure: a store no run has written to yet is empty too. An anchor recorded
             // earlier is what tells an emptied store from a new one.
-            Console.note("the audit store \(store.path.lexicallyNormalizedPath) holds no events: there is no head to record yet.")
+            Console.note("the audit store \(store.location.lexicallyNormalizedPath) holds no events: there is no head to record yet.")
         }
     }
 
@@ -209,7 +209,7 @@ struct AuditExportCommand: AsyncParsableCommand {
         }
         let events = try await store.events(of: id)
         if let id, events.isEmpty, try await store.run(id) == nil {
-            Console.fail("no run \(id) in the audit store \(store.path.lexicallyNormalizedPath). List runs with `sluice runs`.")
+            Console.fail("no run \(id) in the audit store \(store.location.lexicallyNormalizedPath). List runs with `sluice runs`.")
             throw ExitCode(2)
         }
         var text = EventExport.header(format) ?? ""

@@ -7,9 +7,9 @@ import SluiceCore
 enum AuditCommandSupport {
     /// Opens the store for a command that only reads it; `nil` when there is no store (the
     /// command decides what that means). Never creates an empty store by looking.
-    static func openExistingStore(_ options: StoreOptions) throws -> AuditStore? {
+    static func openExistingStore(_ options: StoreOptions) throws -> (any SluiceStore)? {
         do {
-            return try AuditStore(path: options.resolvedStorePath, createIfMissing: false)
+            return try StoreOpener.open(options.resolvedStorePath, createIfMissing: false)
         } catch AuditStoreError.storeNotFound {
             return nil
         }

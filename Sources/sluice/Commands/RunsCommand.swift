@@ -36,7 +36,7 @@ struct RunsCommand: AsyncParsableCommand {
             return
         }
         guard !runs.isEmpty else {
-            Console.write("No runs recorded in \(store.path.lexicallyNormalizedPath.escapedForTerminal).\n")
+            Console.write("No runs recorded in \(store.location.lexicallyNormalizedPath.escapedForTerminal).\n")
             return
         }
         // Cells escaped before they are measured: the columns line up as shown.

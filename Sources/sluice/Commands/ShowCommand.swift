@@ -36,7 +36,7 @@ struct ShowCommand: AsyncParsableCommand {
         let record = try await store.run(id)
         let events = try await store.events(of: id)
         guard record != nil || !events.isEmpty else {
-            Console.fail("no run \(id) in the audit store \(store.path.lexicallyNormalizedPath). List runs with `sluice runs`.")
+            Console.fail("no run \(id) in the audit store \(store.location.lexicallyNormalizedPath). List runs with `sluice runs`.")
             throw ExitCode(2)
         }
         let timeline = RunTimeline(run: record, events: events)
