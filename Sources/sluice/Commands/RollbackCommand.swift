@@ -47,7 +47,7 @@ struct RollbackCommand: AsyncParsableCommand {
 /// What `resume` and `rollback` read first: the run's id and the store it is in.
 enum PastRunInputs {
     /// The store and run id `text` names; refuses (exit 4) when there is no store there.
-    static func open(_ text: String, storeOptions: StoreOptions) async throws -> (any SluiceStore, RunID) {
+    static func open(_ text: String, storeOptions: StoreOptions) throws -> (any SluiceStore, RunID) {
         let id = try AuditCommandSupport.runID(text)
         guard let store = try AuditCommandSupport.openExistingStore(storeOptions) else {
             Console.fail("refused: there is no audit store at \(storeOptions.resolvedStorePath.lexicallyNormalizedPath), so no run \(id). Pass --store PATH or set SLUICE_STORE to the store the run used.")
