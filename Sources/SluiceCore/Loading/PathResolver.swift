@@ -18,7 +18,7 @@ extension StringProtocol {
     /// The path as it should be shown to a person: `.` parts and `//` dropped, and each `x/..`
     /// pair removed (`Runbooks/../.sluice` is `.sluice`). Lexical only, for display: where a
     /// part is a symbolic link, the file opened is the one the path as given names.
-    public var lexicallyNormalizedPath: String {
+    package var lexicallyNormalizedPath: String {
         let absolute = hasPrefix("/")
         var parts: [Substring] = []
         for part in split(separator: "/") where part != "." {

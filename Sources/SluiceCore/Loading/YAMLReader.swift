@@ -319,10 +319,11 @@ struct LineOffsets {
     }
 }
 
-/// RFC 3339 times, as windows and freezes are written.
-/// RFC 3339 times with a zone, with or without fractional seconds.
-public enum RFC3339 {
-    public static func parse(_ text: String) -> Date? {
+/// RFC 3339 times, as windows and freezes are written (and `sluice windows --from` takes them).
+package enum RFC3339 {
+    /// The moment `text` names, or nil unless it is an RFC 3339 time with a zone (`Z` or
+    /// `+02:00`), with or without fractional seconds.
+    package static func parse(_ text: String) -> Date? {
         let plain = ISO8601DateFormatter()
         plain.formatOptions = [.withInternetDateTime]
         if let date = plain.date(from: text) { return date }

@@ -46,7 +46,7 @@ public struct Command: Sendable, Equatable {
     /// at `;`, `|`, `&` and parentheses into simple commands, and each at blanks into words,
     /// surrounding quotes removed. Left out: words built from a template (their value is not
     /// known until the run), and the file after `>` or `>>`, which the command writes.
-    public var invocations: [[String]] {
+    package var invocations: [[String]] {
         func clean(_ words: [Substring]) -> [String] {
             words.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }.filter { !$0.isEmpty && !$0.contains("{{") }
         }
@@ -92,13 +92,13 @@ public struct Command: Sendable, Equatable {
 
     /// Programs that run a file named among their arguments: the files of the runbook's folder
     /// named in such a command are what it runs, and approvals cover them like scripts.
-    public static let interpreters: Set<String> = [
+    package static let interpreters: Set<String> = [
         "sh", "bash", "dash", "ksh", "zsh", "python", "python3", "perl", "ruby", "node", "php", "lua", "awk", "source", ".",
     ]
 
     /// The arguments of each simple command run by an interpreter (`sh scripts/x.sh`,
     /// `env X=1 python3 z.py`, `[bash, ./y]`): the words that may name the file it runs.
-    public var interpreterArguments: [String] {
+    package var interpreterArguments: [String] {
         invocations.flatMap { words -> [String] in
             // `env` and `VAR=value` before the program only set its environment.
             let program = words.drop { $0 == "env" || ($0.contains("=") && !$0.hasPrefix("-")) }

@@ -107,7 +107,8 @@ public struct ContentDigest: Sendable, Equatable, Codable {
         return changes
     }
 
-    public static func sha256(_ data: Data) -> String {
+    /// Lowercase hex SHA-256 of `data`, as the digest writes each file's hash.
+    package static func sha256(_ data: Data) -> String {
         SHA256.hash(data: data).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex

@@ -24,11 +24,11 @@ public struct Executable<Value: Sendable & Codable & Hashable>: Sendable, Codabl
 }
 
 /// Whether encoding on this task writes ``Executable`` parts.
-public enum ExecutableEncoding {
+package enum ExecutableEncoding {
     @TaskLocal static var isIncluded = false
 
     /// Runs `body` (which encodes a plan) with executable parts included.
-    public static func included<Result>(_ body: () throws -> Result) rethrows -> Result {
+    package static func included<Result>(_ body: () throws -> Result) rethrows -> Result {
         try $isIncluded.withValue(true, operation: body)
     }
 }
@@ -36,14 +36,18 @@ public enum ExecutableEncoding {
 // Synthesized coding calls these for `@Executable` properties: the key is left out unless
 // included, and a missing key decodes as nil.
 extension KeyedEncodingContainer {
-    public mutating func encode<Value>(_ value: Executable<Value>, forKey key: Key) throws {
+    /// Writes an ``Executable`` part under `key` only inside ``ExecutableEncoding/included(_:)``,
+    /// and never a nil one: elsewhere the key is left out of the encoding altogether.
+    package mutating func encode<Value>(_ value: Executable<Value>, forKey key: Key) throws {
         guard ExecutableEncoding.isIncluded, let wrapped = value.wrappedValue else { return }
         try encode(wrapped, forKey: key)
     }
 }
 
 extension KeyedDecodingContainer {
-    public func decode<Value>(_ type: Executable<Value>.Type, forKey key: Key) throws -> Executable<Value> {
+    /// Reads an ``Executable`` part: its value when `key` is present, nil when it is not (a plan
+    /// saved or shown without its executable parts).
+    package func decode<Value>(_ type: Executable<Value>.Type, forKey key: Key) throws -> Executable<Value> {
         Executable(wrappedValue: try decodeIfPresent(Value.self, forKey: key))
     }
 }

@@ -63,7 +63,7 @@ public struct PlanJournal: Sendable, Codable, Equatable {
 
     /// Where in the plan a value is damaged or unknown, and what is wrong with it: a damaged
     /// journal is refused, never read with defaults.
-    public static func describe(_ error: DecodingError) -> String {
+    package static func describe(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {
             keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
         }

@@ -184,7 +184,7 @@ extension Runbook {
 
 extension String {
     /// The text padded on the left to `length` characters.
-    public func leftPadded(to length: Int, with pad: Character = "0") -> String {
+    package func leftPadded(to length: Int, with pad: Character = "0") -> String {
         count >= length ? self : String(repeating: pad, count: length - count) + self
     }
 }

@@ -13,12 +13,12 @@
 ///
 /// The search is bounded by a work budget, linear in the number of lines: when it runs out, the
 /// parts still to compare are shown as removed and added again, a correct diff but a longer one.
-public enum UnifiedDiff {
+package enum UnifiedDiff {
     /// How many lines a diff shows below its `---`/`+++` header before it is summarized.
     ///
     /// 2,000 lines is a long screen of review, about 40 kB for typical configuration lines, and
     /// keeps a plan of many targets that each rewrite a huge file to a readable and storable size.
-    public static let defaultLineLimit = 2_000
+    package static let defaultLineLimit = 2_000
 
     /// The diff from `old` to `new`, or the empty string when they are equal byte for byte. `old`
     /// nil means the file does not exist yet.
@@ -29,7 +29,7 @@ public enum UnifiedDiff {
     /// starting with `-`, `+` or `@@`, that counts what was left out: `... diff truncated: N more
     /// lines changed (A added, R removed) in H more hunks`, where H counts each hunk not shown in
     /// full, the one cut short included. A hunk is never cut before its first change.
-    public static func make(old: String?, new: String, path: String, context: Int = 3, lineLimit: Int = defaultLineLimit) -> String {
+    package static func make(old: String?, new: String, path: String, context: Int = 3, lineLimit: Int = defaultLineLimit) -> String {
         if let old, old.utf8.elementsEqual(new.utf8) { return "" }
         let before = Text(old ?? ""), after = Text(new)
         let context = max(0, context)

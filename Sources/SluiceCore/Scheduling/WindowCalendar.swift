@@ -240,7 +240,7 @@ public struct WindowCalendar: Sendable {
 
 extension Duration {
     /// The duration in seconds, as Foundation counts time.
-    public var timeInterval: TimeInterval {
+    package var timeInterval: TimeInterval {
         let (seconds, attoseconds) = components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
