@@ -6,8 +6,10 @@
 /// journal uses, after sealing the secret values (``PlanJournal``). Decoding takes it when present.
 @propertyWrapper
 public struct Executable<Value: Sendable & Codable & Hashable>: Sendable, Codable, Hashable {
+    /// The part with its secret values; nil in a plan read back from anything but a journal.
     public var wrappedValue: Value?
 
+    /// Wraps `wrappedValue`, as `@Executable var x = ...` does.
     public init(wrappedValue: Value?) {
         self.wrappedValue = wrappedValue
     }

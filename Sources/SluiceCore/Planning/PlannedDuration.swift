@@ -2,10 +2,12 @@
 /// writes durations (`5m`, `300ms`) and read back strictly: text that is not a duration is an
 /// error when the plan is read, never a default when a step runs.
 public struct PlannedDuration: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// The duration execution uses.
     public let duration: Duration
     /// As a runbook writes it.
     public let text: String
 
+    /// `duration`, spelt as ``RunbookDuration/format(_:)`` writes it.
     public init(_ duration: Duration) {
         self.init(duration, text: RunbookDuration.format(duration))
     }
@@ -17,6 +19,7 @@ public struct PlannedDuration: Sendable, Equatable, Codable, CustomStringConvert
         self.text = text
     }
 
+    /// As a runbook writes it (`5m`).
     public var description: String { text }
 
     public init(from decoder: any Decoder) throws {
