@@ -15,7 +15,8 @@ public struct ContentDigest: Sendable, Equatable, Codable {
     public struct File: Sendable, Equatable, Codable {
         /// `runbook`, `inventory`, `source`, `script`, `variable` or `secret`.
         public var role: String
-        /// The path as the runbook writes it, relative to its folder (the runbook itself: its file name).
+        /// The path as the runbook writes it, relative to its folder (for the runbook itself, its
+        /// file name).
         public var path: String
         /// Hex SHA-256 of the file's bytes; `missing` when it could not be read.
         public var sha256: String

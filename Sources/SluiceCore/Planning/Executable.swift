@@ -6,7 +6,8 @@
 /// journal uses, after sealing the secret values (``PlanJournal``). Decoding takes it when present.
 @propertyWrapper
 public struct Executable<Value: Sendable & Codable & Hashable>: Sendable, Codable, Hashable {
-    /// The part with its secret values; nil in a plan read back from anything but a journal.
+    /// The part with its secret values; nil in a plan read back from anything but a journal, and
+    /// where the plan has no such part (a file step without `validate` has no `validateFile`).
     public var wrappedValue: Value?
 
     /// Wraps `wrappedValue`, as `@Executable var x = ...` does.
@@ -14,11 +15,14 @@ public struct Executable<Value: Sendable & Codable & Hashable>: Sendable, Codabl
         self.wrappedValue = wrappedValue
     }
 
+    /// Reads the value, or nil from JSON `null`.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         wrappedValue = container.decodeNil() ? nil : try container.decode(Value.self)
     }
 
+    /// Writes the value, or `null`. The plan's types do not call this for a property: their keyed
+    /// containers use the overload below, which leaves the key out unless a journal is written.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(wrappedValue)

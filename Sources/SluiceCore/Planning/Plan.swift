@@ -65,7 +65,7 @@ public struct RunbookInfo: Sendable, Codable, Equatable {
     public var owner: String?
     /// The runbook's `ticket`; nil when it has none.
     public var ticket: String?
-    /// The runbook's path as given, and its folder.
+    /// The runbook's path as given (relative to the folder `sluice` ran in, or absolute).
     public var file: String
     /// The runbook's folder, absolute.
     public var directory: String

@@ -22,6 +22,7 @@ public struct PlannedDuration: Sendable, Equatable, Codable, CustomStringConvert
     /// As a runbook writes it (`5m`).
     public var description: String { text }
 
+    /// Reads a runbook duration; any other text is a `DecodingError`, never a default.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
@@ -32,6 +33,7 @@ public struct PlannedDuration: Sendable, Equatable, Codable, CustomStringConvert
         self.init(duration, text: text)
     }
 
+    /// Writes ``text``.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(text)

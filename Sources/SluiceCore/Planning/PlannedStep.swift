@@ -115,6 +115,8 @@ extension PlannedStep: Codable {
         case environment
     }
 
+    /// Reads a step strictly: an unknown `action`, or a step that applies without its action's
+    /// content, is a `DecodingError` naming the key.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
@@ -144,6 +146,7 @@ extension PlannedStep: Codable {
         _environment = try container.decode(Executable<[String: String]>.self, forKey: .environment)
     }
 
+    /// Writes the step with `action` naming its kind, in the keys' usual order.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
