@@ -2,9 +2,12 @@
 public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The file's path as the operator gave it (or as derived from a runbook's path).
     public var file: String
+    /// The line, from 1.
     public var line: Int
+    /// The column, from 1.
     public var column: Int
 
+    /// The position `line`:`column` in `file`.
     public init(file: String, line: Int, column: Int) {
         self.file = file
         self.line = line
@@ -14,6 +17,7 @@ public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConver
     /// `FILE:LINE:COLUMN`
     public var description: String { "\(file):\(line):\(column)" }
 
+    /// Reading order: by file, then line, then column.
     public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
         (lhs.file, lhs.line, lhs.column) < (rhs.file, rhs.line, rhs.column)
     }
@@ -21,6 +25,7 @@ public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConver
 
 /// One problem found in a runbook, with where it is and what to do about it.
 public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
+    /// Whether the problem makes the runbook unusable; the raw value is what the diagnostic line says.
     public enum Severity: String, Sendable, Hashable {
         /// The runbook cannot be used until this is fixed.
         case error
@@ -28,10 +33,14 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         case warning
     }
 
+    /// An error makes the runbook invalid; a warning does not.
     public var severity: Severity
+    /// Where the problem is: the offending key or value, in the runbook or in the file it names.
     public var location: SourceLocation
+    /// What is wrong and, where it can say, what to do about it; one line, no position.
     public var message: String
 
+    /// A problem of `severity` at `location`.
     public init(_ severity: Severity, at location: SourceLocation, _ message: String) {
         self.severity = severity
         self.location = location

@@ -16,8 +16,9 @@ public enum EventStatus: String, Sendable, Codable, CaseIterable {
     /// Processes a dead runner left, stopped by SIGTERM, or by SIGKILL after the grace
     /// (`process.terminated`).
     case terminated, killed
-    /// A dry run whose checks all passed, or not (`plan.recorded`).
+    /// A dry run whose checks all passed (`plan.recorded`).
     case ready
+    /// A dry run in which a check failed (`plan.recorded`).
     case notReady = "not_ready"
 
     /// `succeeded` or `failed`.

@@ -20,7 +20,7 @@ extension StringProtocol {
     ///
     /// Every other character, multi-byte UTF-8 included, is left alone. Only what is shown is
     /// escaped: stored, audited and JSON text keeps the raw value.
-    public var escapedForTerminal: String {
+    package var escapedForTerminal: String {
         // Nearly all text needs nothing: scan the bytes once and return it. Every character
         // escaped below is an ASCII control byte, or starts with 0xC2 (C1) or 0xE2 (bidi).
         guard utf8.contains(where: { byte in

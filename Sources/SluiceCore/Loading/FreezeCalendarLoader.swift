@@ -3,7 +3,11 @@ import Yams
 
 /// The outcome of loading a calendar file: the calendar (when it is valid) and every problem.
 public struct FreezeCalendarLoadResult: Sendable {
+    /// The calendar as far as it could be read: nil when the file is missing, unreadable, not UTF-8,
+    /// not YAML or not a mapping; with errors, it lacks the freezes that were wrong, so a command
+    /// uses ``validCalendar``.
     public var calendar: FreezeCalendar?
+    /// Every problem found, in reading order.
     public var diagnostics: [Diagnostic]
 
     /// The calendar, when it loaded without errors.
@@ -20,6 +24,7 @@ public struct FreezeCalendarLoadResult: Sendable {
 /// Each freeze has a runbook freeze's keys and rules, and problems are reported the way a
 /// runbook's are: every one at once, each as `FILE:LINE:COLUMN` with what to do.
 public struct FreezeCalendarLoader: Sendable {
+    /// A loader; it keeps no state between loads.
     public init() {}
 
     /// The keys a calendar file may have.

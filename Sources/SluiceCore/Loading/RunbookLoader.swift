@@ -4,7 +4,11 @@ import Yams
 /// The outcome of loading a runbook: the model (when the file could be read as one) and every
 /// problem found, errors and warnings, in reading order.
 public struct LoadResult: Sendable {
+    /// The runbook as far as it could be read: nil when the file is missing, unreadable, not UTF-8,
+    /// not YAML or not a mapping; with errors, parts of it are missing or defaulted, so only
+    /// ``validRunbook`` is fit to plan or apply.
     public var runbook: Runbook?
+    /// Every problem found, errors and warnings, in reading order: by file, line and column.
     public var diagnostics: [Diagnostic]
 
     /// The runbook, when it loaded without errors.
@@ -17,6 +21,7 @@ public struct LoadResult: Sendable {
 /// problem with its file, line and column. Besides the runbook it reads the inventory and file
 /// sources the runbook names, and checks that referenced scripts exist and are executable.
 public struct RunbookLoader: Sendable {
+    /// A loader; it keeps no state between loads.
     public init() {}
 
     /// Loads and validates the runbook at `path`.

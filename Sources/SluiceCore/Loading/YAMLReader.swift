@@ -299,10 +299,31 @@ final class SourceLines {
     }
 }
 
-/// RFC 3339 times, as windows and freezes are written.
-/// RFC 3339 times with a zone, with or without fractional seconds.
-public enum RFC3339 {
-    public static func parse(_ text: String) -> Date? {
+/// Maps Unicode-scalar offsets in a text to line and column.
+struct LineOffsets {
+    private let lineStarts: [Int]
+
+    init(_ text: String) {
+        var starts = [0]
+        for (offset, scalar) in text.unicodeScalars.enumerated() where scalar == "\n" { starts.append(offset + 1) }
+        lineStarts = starts
+    }
+
+    func location(ofScalarOffset offset: Int, file: String) -> SourceLocation {
+        var low = 0, high = lineStarts.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if lineStarts[middle] <= offset { low = middle } else { high = middle - 1 }
+        }
+        return SourceLocation(file: file, line: low + 1, column: offset - lineStarts[low] + 1)
+    }
+}
+
+/// RFC 3339 times, as windows and freezes are written (and `sluice windows --from` takes them).
+package enum RFC3339 {
+    /// The moment `text` names, or nil unless it is an RFC 3339 time with a zone (`Z` or
+    /// `+02:00`), with or without fractional seconds.
+    package static func parse(_ text: String) -> Date? {
         let plain = ISO8601DateFormatter()
         plain.formatOptions = [.withInternetDateTime]
         if let date = plain.date(from: text) { return date }

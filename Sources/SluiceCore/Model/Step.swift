@@ -2,6 +2,7 @@ import Foundation
 
 /// A command as a runbook writes it: a string for `/bin/sh -c`, or a list run as argv.
 public struct Command: Sendable, Equatable {
+    /// Which of the two forms the runbook wrote.
     public enum Form: Sendable, Equatable {
         /// Run by `/bin/sh -c`; inserted values are shell-quoted.
         case shell(Template)
@@ -9,9 +10,12 @@ public struct Command: Sendable, Equatable {
         case argv([Template])
     }
 
+    /// The command's form, with its templates.
     public var form: Form
+    /// Where the command is written in the runbook.
     public var location: SourceLocation
 
+    /// A command in `form`, written at `location`.
     public init(_ form: Form, location: SourceLocation) {
         self.form = form
         self.location = location
@@ -46,7 +50,7 @@ public struct Command: Sendable, Equatable {
     /// at `;`, `|`, `&` and parentheses into simple commands, and each at blanks into words,
     /// surrounding quotes removed. Left out: words built from a template (their value is not
     /// known until the run), and the file after `>` or `>>`, which the command writes.
-    public var invocations: [[String]] {
+    package var invocations: [[String]] {
         func clean(_ words: [Substring]) -> [String] {
             words.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }.filter { !$0.isEmpty && !$0.contains("{{") }
         }
@@ -92,13 +96,13 @@ public struct Command: Sendable, Equatable {
 
     /// Programs that run a file named among their arguments: the files of the runbook's folder
     /// named in such a command are what it runs, and approvals cover them like scripts.
-    public static let interpreters: Set<String> = [
+    package static let interpreters: Set<String> = [
         "sh", "bash", "dash", "ksh", "zsh", "python", "python3", "perl", "ruby", "node", "php", "lua", "awk", "source", ".",
     ]
 
     /// The arguments of each simple command run by an interpreter (`sh scripts/x.sh`,
     /// `env X=1 python3 z.py`, `[bash, ./y]`): the words that may name the file it runs.
-    public var interpreterArguments: [String] {
+    package var interpreterArguments: [String] {
         invocations.flatMap { words -> [String] in
             // `env` and `VAR=value` before the program only set its environment.
             let program = words.drop { $0 == "env" || ($0.contains("=") && !$0.hasPrefix("-")) }
@@ -110,11 +114,17 @@ public struct Command: Sendable, Equatable {
 
 /// Batch jobs or other work paused before the first stage and always resumed at the end.
 public struct Hold: Sendable, Equatable {
+    /// Unique among holds; `SLUICE_STEP` for its commands, and its name in the audit store.
     public var name: String
+    /// Run once before the first stage (`SLUICE_MODE=apply`), and again when `resume` or `rollback`
+    /// goes on with the run.
     public var pause: Command
+    /// Run at the end of every run that paused the hold, whatever happened (`SLUICE_MODE=recovery`).
     public var resume: Command
+    /// Where the hold is declared.
     public var location: SourceLocation
 
+    /// A hold with its two commands.
     public init(name: String, pause: Command, resume: Command, location: SourceLocation) {
         self.name = name
         self.pause = pause
@@ -129,11 +139,17 @@ public struct Guard: Sendable, Equatable {
     /// hangs must not hold up a stage.
     public static let timeout: Duration = .seconds(60)
 
+    /// Unique among guards; `SLUICE_STEP` for its command, and the `step` of its `guard.failed` event.
     public var name: String
+    /// The check: exit status 0 passes; any other status, or taking longer than ``timeout``, fails.
     public var run: Command
+    /// How often the guard is checked again while a stage runs or bakes (1s or more); nil: only
+    /// before each stage. With several, all guards are checked at the shortest `every`.
     public var every: Duration?
+    /// Where the guard is declared.
     public var location: SourceLocation
 
+    /// A guard checked only before stages unless `every` is given.
     public init(name: String, run: Command, every: Duration? = nil, location: SourceLocation) {
         self.name = name
         self.run = run
@@ -144,10 +160,14 @@ public struct Guard: Sendable, Equatable {
 
 /// A read-only per-target check run by `plan` and again by `apply` before anything changes.
 public struct PreflightCheck: Sendable, Equatable {
+    /// Unique among preflight checks; `SLUICE_STEP` for its command.
     public var name: String
+    /// The check, run once per target (`SLUICE_MODE=check`): exit status 0 passes.
     public var run: Command
+    /// Where the check is declared.
     public var location: SourceLocation
 
+    /// A preflight check with its command.
     public init(name: String, run: Command, location: SourceLocation) {
         self.name = name
         self.run = run
@@ -159,11 +179,15 @@ public struct PreflightCheck: Sendable, Equatable {
 public struct Step: Sendable, Equatable {
     /// What the step does. A step has exactly one action.
     public enum Action: Sendable, Equatable {
+        /// Run the command; exit status 0 is success.
         case run(Command)
+        /// Probe the target until it answers or the attempts run out; it changes nothing.
         case health(HealthCheck)
         /// A run step that recovery repeats.
         case cacheRefresh(Command)
+        /// Write a configuration file atomically, keeping the old one for the rollback.
         case file(FileChange)
+        /// Pause this long; a rollout stopped from outside the stage ends the pause at once.
         case wait(Duration)
 
         /// The runbook key that introduces this action.
@@ -178,24 +202,34 @@ public struct Step: Sendable, Equatable {
         }
     }
 
+    /// How long a step may take when it gives no `timeout`: 5 minutes.
     public static let defaultTimeout: Duration = .seconds(300)
+    /// The pause between tries when a step gives no `retry_delay`: 1 second.
     public static let defaultRetryDelay: Duration = .seconds(1)
 
+    /// Unique among the steps (or among the recovery steps); `SLUICE_STEP`, and how journals,
+    /// `resume` and `rollback` match a step.
     public var name: String
+    /// What the step does.
     public var action: Action
     /// What `plan` runs instead of the action.
     public var check: Command?
     /// What undoes the action.
     public var rollback: Command?
+    /// How long one try may take (more than 0s); ``defaultTimeout`` when not given.
     public var timeout: Duration
+    /// How many more times the step is tried after a failure (0 to 100; 0 by default).
     public var retries: Int
+    /// The pause between tries; ``defaultRetryDelay`` when not given.
     public var retryDelay: Duration
     /// The step runs only on targets carrying all these labels.
     public var when: [String: String]
     /// Extra environment for the step's commands; values are templates.
     public var env: [(name: String, value: Template)]
+    /// Where the step is written (its `name`).
     public var location: SourceLocation
 
+    /// A step with the runbook's defaults: no check or rollback, 5 minutes, no retry, every target.
     public init(
         name: String, action: Action, check: Command? = nil, rollback: Command? = nil,
         timeout: Duration = Step.defaultTimeout, retries: Int = 0, retryDelay: Duration = Step.defaultRetryDelay,
@@ -225,6 +259,7 @@ public struct Step: Sendable, Equatable {
         return commands
     }
 
+    /// Equal when every part is; `env` pair by pair, as tuples are not `Equatable`.
     public static func == (lhs: Step, rhs: Step) -> Bool {
         lhs.name == rhs.name && lhs.action == rhs.action && lhs.check == rhs.check && lhs.rollback == rhs.rollback
             && lhs.timeout == rhs.timeout && lhs.retries == rhs.retries && lhs.retryDelay == rhs.retryDelay
@@ -235,6 +270,7 @@ public struct Step: Sendable, Equatable {
 
 /// A health probe with its retry policy. It fails only after all its attempts fail.
 public struct HealthCheck: Sendable, Equatable {
+    /// How the target is asked whether it is healthy.
     public enum Probe: Sendable, Equatable {
         /// GET this URL.
         case http(Template)
@@ -244,16 +280,20 @@ public struct HealthCheck: Sendable, Equatable {
         case command(Command)
     }
 
+    /// What each attempt does.
     public var probe: Probe
     /// The HTTP status expected; nil accepts any 2xx.
     public var status: Int?
     /// Text the HTTP body must contain.
     public var contains: String?
+    /// How many tries (1 to 10000; 10 by default); the check fails only when all of them failed.
     public var attempts: Int
+    /// The pause between tries (2s by default).
     public var interval: Duration
     /// The bound on each attempt.
     public var timeout: Duration
 
+    /// A health check with the runbook's defaults: any 2xx, 10 attempts 2s apart, 5s each.
     public init(
         probe: Probe, status: Int? = nil, contains: String? = nil, attempts: Int = 10,
         interval: Duration = .seconds(2), timeout: Duration = .seconds(5)
@@ -269,11 +309,14 @@ public struct HealthCheck: Sendable, Equatable {
 
 /// A configuration file written atomically, after `validate` accepted the new content.
 public struct FileChange: Sendable, Equatable {
+    /// Where the new content comes from.
     public enum Content: Sendable, Equatable {
+        /// `content:` written in the runbook; empty writes an empty file.
         case inline(Template)
         /// A file relative to the runbook, loaded with the runbook; its content is a template too.
         case source(path: String, template: Template)
 
+        /// The content's template, whichever way it was given.
         public var template: Template {
             switch self {
             case .inline(let template), .source(_, let template): template
@@ -281,7 +324,9 @@ public struct FileChange: Sendable, Equatable {
         }
     }
 
+    /// The file to write, a template rendered verbatim; a relative path starts at the runbook's folder.
     public var path: Template
+    /// The new content, rendered for each target.
     public var content: Content
     /// Permission bits, e.g. 0o644; nil keeps an existing file's mode (0644 for a new file).
     public var mode: UInt32?
@@ -293,6 +338,8 @@ public struct FileChange: Sendable, Equatable {
     /// it, a link at `path` is refused (a file step never replaces a link with a file).
     public var follow: Bool
 
+    /// A file change that keeps the file's mode, validates and reloads nothing and refuses a link,
+    /// unless told otherwise.
     public init(
         path: Template, content: Content, mode: UInt32? = nil, validate: Command? = nil, reload: Command? = nil,
         follow: Bool = false
@@ -308,11 +355,15 @@ public struct FileChange: Sendable, Equatable {
 
 /// A webhook told about run events.
 public struct Notification: Sendable, Equatable {
+    /// An `http://` or `https://` URL with a host, as written (not a template); its path and query
+    /// may hold a token, so logs name only its scheme, host and port.
     public var webhook: String
     /// Audit event kinds to send, e.g. `run.started`.
     public var events: [String]
+    /// Where the webhook is declared: logs and `notify.failed` name it by this place.
     public var location: SourceLocation
 
+    /// A webhook told about `events`.
     public init(webhook: String, events: [String], location: SourceLocation) {
         self.webhook = webhook
         self.events = events

@@ -2,14 +2,17 @@ import Foundation
 
 /// An approval recorded earlier, as the gate needs it.
 public struct PriorApproval: Sendable, Equatable {
+    /// Who approved (`sluice approve --by`), as recorded.
     public var approver: String
     /// When, as the audit store writes times.
     public var approvedAt: String
+    /// The ``ContentDigest/hash`` of the content approved.
     public var contentHash: String
     /// The files approved with their hashes; `nil` for approvals recorded before the store kept
     /// them.
     public var digest: ContentDigest?
 
+    /// An approval as the audit store recorded it.
     public init(approver: String, approvedAt: String, contentHash: String, digest: ContentDigest?) {
         self.approver = approver
         self.approvedAt = approvedAt
@@ -46,6 +49,8 @@ public enum ApprovalVerdict: Sendable, Equatable {
 /// Decides whether a runbook's approvals let `actor` apply its current content. Pure: the
 /// approvals are read by the caller.
 public enum ApprovalGate {
+    /// The verdict for `actor` applying `content` under `requirement`.
+    ///
     /// - Parameters:
     ///   - approversOfContent: who approved exactly `content` (its hash), oldest first.
     ///   - latest: the most recent approval of any content of this runbook.

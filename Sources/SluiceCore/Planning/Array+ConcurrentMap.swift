@@ -7,7 +7,7 @@ extension Array where Element: Sendable {
     ///
     /// `transform` must be pure with respect to the other elements: the pieces run at once.
     /// Rethrows the first error, in element order.
-    public func concurrentMap<Mapped: Sendable, Failure: Error>(
+    package func concurrentMap<Mapped: Sendable, Failure: Error>(
         minimumCount: Int = 512, _ transform: @Sendable (Element) throws(Failure) -> Mapped
     ) throws(Failure) -> [Mapped] {
         let chunkCount = count < minimumCount ? 1 : Swift.min(ProcessInfo.processInfo.activeProcessorCount * 2, 16)

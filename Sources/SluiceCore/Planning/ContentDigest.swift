@@ -15,10 +15,13 @@ public struct ContentDigest: Sendable, Equatable, Codable {
     public struct File: Sendable, Equatable, Codable {
         /// `runbook`, `inventory`, `source`, `script`, `variable` or `secret`.
         public var role: String
+        /// The path as the runbook writes it, relative to its folder (for the runbook itself, its
+        /// file name).
         public var path: String
         /// Hex SHA-256 of the file's bytes; `missing` when it could not be read.
         public var sha256: String
 
+        /// One covered file with its hash.
         public init(role: String, path: String, sha256: String) {
             self.role = role
             self.path = path
@@ -26,10 +29,12 @@ public struct ContentDigest: Sendable, Equatable, Codable {
         }
     }
 
+    /// The covered files, sorted by role, then path.
     public var files: [File]
     /// Hex SHA-256 over every file's role, path and hash, in a fixed order.
     public var hash: String
 
+    /// The digest of `files`, sorted; ``hash`` is computed over them.
     public init(files: [File]) {
         self.files = files.sorted { ($0.role, $0.path) < ($1.role, $1.path) }
         let manifest = self.files.map { "\($0.role)\t\($0.path)\t\($0.sha256)\n" }.joined()
@@ -107,7 +112,8 @@ public struct ContentDigest: Sendable, Equatable, Codable {
         return changes
     }
 
-    public static func sha256(_ data: Data) -> String {
+    /// Lowercase hex SHA-256 of `data`, as the digest writes each file's hash.
+    package static func sha256(_ data: Data) -> String {
         SHA256.hash(data: data).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex

@@ -7,34 +7,34 @@ import Foundation
 /// Tokens are `\u{1}sluice-secret:NAME\u{1}`: a control byte that configuration files do not
 /// contain, so sealing and unsealing give back the exact bytes. Longer values are replaced
 /// first, so that a secret containing another is replaced whole.
-public struct FileSecretSeal: Sendable {
+package struct FileSecretSeal: Sendable {
     private let values: [(name: String, value: Data)]
 
     /// A seal for these secret values, by variable name; empty values hide nothing.
-    public init(values: [String: String]) {
+    package init(values: [String: String]) {
         self.values = values.filter { !$0.value.isEmpty }
             .map { ($0.key, Data($0.value.utf8)) }
             .sorted { ($0.value.count, $0.name) > ($1.value.count, $1.name) }
     }
 
     /// `data` with every secret value replaced by its token.
-    public func seal(_ data: Data) -> Data {
+    package func seal(_ data: Data) -> Data {
         values.reduce(data) { Self.replacing($1.value, with: Self.token($1.name), in: $0) }
     }
 
     /// `text` with every secret value replaced by its token.
-    public func seal(_ text: String) -> String { String(decoding: seal(Data(text.utf8)), as: UTF8.self) }
+    package func seal(_ text: String) -> String { String(decoding: seal(Data(text.utf8)), as: UTF8.self) }
 
     /// `data` with every token of a known variable replaced by its value.
-    public func unseal(_ data: Data) -> Data {
+    package func unseal(_ data: Data) -> Data {
         values.reduce(data) { Self.replacing(Self.token($1.name), with: $1.value, in: $0) }
     }
 
     /// `text` with every token of a known variable replaced by its value.
-    public func unseal(_ text: String) -> String { String(decoding: unseal(Data(text.utf8)), as: UTF8.self) }
+    package func unseal(_ text: String) -> String { String(decoding: unseal(Data(text.utf8)), as: UTF8.self) }
 
     /// The variable names of the tokens in `data`.
-    public static func names(in data: Data) -> Set<String> {
+    package static func names(in data: Data) -> Set<String> {
         let marker = Data("\u{1}sluice-secret:".utf8)
         var names = Set<String>()
         var start = data.startIndex

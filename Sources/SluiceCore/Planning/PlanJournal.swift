@@ -10,6 +10,7 @@ import Foundation
 public struct PlanJournal: Sendable, Codable, Equatable {
     /// Where a secret variable's value is read from when the journal is opened.
     public enum SecretSource: Sendable, Codable, Equatable {
+        /// This environment variable of the process that opens the journal.
         case environment(String)
         /// An absolute path.
         case file(String)
@@ -19,10 +20,12 @@ public struct PlanJournal: Sendable, Codable, Equatable {
 
     /// The plan, encoded with its executable parts, secrets sealed.
     public var plan: JSONText
+    /// Where each secret variable of the runbook is read from again, by variable name.
     public var secrets: [String: SecretSource]
 
     /// JSON text kept as it was written, so that sealing and hashing see the same bytes.
     public struct JSONText: Sendable, Codable, Equatable {
+        /// The JSON, byte for byte as written.
         public var text: String
     }
 
@@ -63,7 +66,7 @@ public struct PlanJournal: Sendable, Codable, Equatable {
 
     /// Where in the plan a value is damaged or unknown, and what is wrong with it: a damaged
     /// journal is refused, never read with defaults.
-    public static func describe(_ error: DecodingError) -> String {
+    package static func describe(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {
             keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
         }
@@ -107,11 +110,17 @@ extension PlanJournal {
 
 /// Why a run's journal cannot be opened.
 public enum PlanJournalError: Error, Equatable, CustomStringConvertible {
+    /// The secret's environment variable is not set in the process that opens the journal.
     case environmentUnset(variable: String, environment: String)
+    /// The secret's file (an absolute path) cannot be read now.
     case fileUnreadable(variable: String, path: String)
+    /// The secret was written in the runbook itself, and the journal never keeps a secret value.
     case writtenInRunbook(variable: String)
+    /// The sealed plan is not a plan this Sluice can read: where and what is wrong
+    /// (``PlanJournal/describe(_:)``).
     case unreadable(String)
 
+    /// What is wrong and what to do, for the operator running `resume` or `rollback`.
     public var description: String {
         switch self {
         case .environmentUnset(let variable, let environment):

@@ -2,10 +2,12 @@
 /// writes durations (`5m`, `300ms`) and read back strictly: text that is not a duration is an
 /// error when the plan is read, never a default when a step runs.
 public struct PlannedDuration: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// The duration execution uses.
     public let duration: Duration
     /// As a runbook writes it.
     public let text: String
 
+    /// `duration`, spelt as ``RunbookDuration/format(_:)`` writes it.
     public init(_ duration: Duration) {
         self.init(duration, text: RunbookDuration.format(duration))
     }
@@ -17,8 +19,10 @@ public struct PlannedDuration: Sendable, Equatable, Codable, CustomStringConvert
         self.text = text
     }
 
+    /// As a runbook writes it (`5m`).
     public var description: String { text }
 
+    /// Reads a runbook duration; any other text is a `DecodingError`, never a default.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
@@ -29,6 +33,7 @@ public struct PlannedDuration: Sendable, Equatable, Codable, CustomStringConvert
         self.init(duration, text: text)
     }
 
+    /// Writes ``text``.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(text)

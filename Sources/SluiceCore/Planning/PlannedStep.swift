@@ -1,9 +1,14 @@
 /// What one step does on one target, with what it needs and nothing else.
 public enum PlannedAction: Sendable, Equatable {
+    /// Run the command; exit status 0 is success.
     case run(PlannedCommand)
+    /// A run step that recovery repeats, with its command.
     case cacheRefresh(PlannedCommand)
+    /// Probe the target until it answers or the attempts run out.
     case health(PlannedHealth)
+    /// Write the file atomically, keeping the old one for the rollback.
     case file(PlannedFile)
+    /// Pause this long, unless a stop from outside the stage ends the pause.
     case wait(PlannedDuration)
     /// The step's `when` labels do not match the target: apply skips it there, and nothing
     /// of it was rendered for this target.
@@ -30,19 +35,27 @@ public enum PlannedAction: Sendable, Equatable {
 
 /// One step on one target.
 public struct PlannedStep: Sendable, Equatable {
+    /// The step's name: how the journal, `resume` and `rollback` match it.
     public var name: String
+    /// What the step does on this target, or that it is skipped here.
     public var action: PlannedAction
     /// What plan runs instead of a run step.
     public var check: PlannedCommand?
+    /// What undoes a run or cache_refresh step; nil when the step has none (a file step's undo is
+    /// its backup, not a command).
     public var rollback: PlannedCommand?
+    /// How long one try may take.
     public var timeout: PlannedDuration
+    /// How many more times the step is tried after a failure.
     public var retries: Int
+    /// The pause between tries.
     public var retryDelay: PlannedDuration
     /// How the dry run verified the step, and what it found.
     public var verification: CheckOutcome
     /// The step's `env:` rendered, with secret values.
     @Executable public var environment: [String: String]?
 
+    /// A step as planned for one target.
     public init(
         name: String, action: PlannedAction, check: PlannedCommand? = nil, rollback: PlannedCommand? = nil,
         timeout: PlannedDuration, retries: Int, retryDelay: PlannedDuration, verification: CheckOutcome,
@@ -102,6 +115,8 @@ extension PlannedStep: Codable {
         case environment
     }
 
+    /// Reads a step strictly: an unknown `action`, or a step that applies without its action's
+    /// content, is a `DecodingError` naming the key.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
@@ -131,6 +146,7 @@ extension PlannedStep: Codable {
         _environment = try container.decode(Executable<[String: String]>.self, forKey: .environment)
     }
 
+    /// Writes the step with `action` naming its kind, in the keys' usual order.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)

@@ -6,13 +6,17 @@ public struct Planner: Sendable {
     /// The text shown where a file step's `validate` gets its temporary file.
     public static let temporaryFileDisplay = "<new content>"
 
+    /// A planner; it keeps no state between plans.
     public init() {}
 
+    /// The plan for `runbook`, made at `now` with the run's variables and id.
+    ///
     /// - Parameters:
     ///   - validateFile: where a file step's new content is written for its `validate`, given the
     ///     target's name, the step's index and the file's absolute path. `validate` is rendered
-    ///     with this path as `{{ file }}`: apply gives a temporary file beside the real one (the
-    ///     new content is renamed from there into place), plan one in its own scratch folder.
+    ///     with this path as `{{ file }}`: `plan` and `apply` both give a temporary file beside the
+    ///     real one (`.NAME.sluice-RUN-N`), so that relative includes resolve the same and apply
+    ///     renames the validated content from there into place.
     /// - Throws: ``TemplateRenderError`` or ``ProbeAddressError`` when a value cannot be rendered.
     public func plan(
         runbook: Runbook, variables: ResolvedVariables, runID: String, now: Date, content: ContentDigest,
@@ -184,7 +188,7 @@ extension Runbook {
 
 extension String {
     /// The text padded on the left to `length` characters.
-    public func leftPadded(to length: Int, with pad: Character = "0") -> String {
+    package func leftPadded(to length: Int, with pad: Character = "0") -> String {
         count >= length ? self : String(repeating: pad, count: length - count) + self
     }
 }

@@ -5,15 +5,21 @@ import Foundation
 extension RolloutMachine {
     /// The shape of the rollout, from the plan.
     public struct Shape: Sendable, Equatable {
+        /// One stage as the machine needs it.
         public struct Stage: Sendable, Equatable {
+            /// The stage's name, as the plan gives it.
             public var name: String
             /// Targets of the stage (indices into the run's target list), in order.
             public var targets: [Int]
+            /// How many of its targets run at once.
             public var parallel: Int
+            /// How many failed targets the stage tolerates; one more stops the rollout.
             public var toleratedFailures: Int
             /// How long the stage bakes after its targets finished; nil: it does not.
             public var bake: Duration?
 
+            /// A stage that runs one target at a time, tolerates no failure and does not bake, unless
+            /// told.
             public init(name: String, targets: [Int], parallel: Int = 1, toleratedFailures: Int = 0, bake: Duration? = nil) {
                 self.name = name
                 self.targets = targets
@@ -23,12 +29,18 @@ extension RolloutMachine {
             }
         }
 
+        /// The stages, in order.
         public var stages: [Stage]
         /// For each target, the indices of the steps that apply to it, in order.
         public var steps: [[Int]]
+        /// What a stopped rollout does: roll back its scope, or halt and keep its state.
         public var onFailure: Rollout.OnFailure
+        /// Which targets a stopped rollout rolls back: every touched one, or only the failed ones
+        /// (already rolled back when they failed).
         public var rollbackScope: Rollout.RollbackScope
+        /// Whether the run has holds to pause after preflight and resume at the end.
         public var hasHolds: Bool
+        /// Whether the run has guards to check before each stage.
         public var hasGuards: Bool
         /// How often guards are checked while a stage runs or bakes; nil: only before stages.
         public var guardInterval: Duration?
@@ -38,6 +50,8 @@ extension RolloutMachine {
         /// For each target, the steps its bake probes (its health steps), in order.
         public var healthSteps: [[Int]]
 
+        /// A shape with the runbook's defaults (roll back the whole run, no holds, guards, cutoff or
+        /// bake probes) unless told; `healthSteps` nil means no target has health steps to bake.
         public init(
             stages: [Stage], steps: [[Int]], onFailure: Rollout.OnFailure = .rollback,
             rollbackScope: Rollout.RollbackScope = .run, hasHolds: Bool = false, hasGuards: Bool = false,
@@ -71,15 +85,22 @@ extension RolloutMachine {
 
     /// What the engine must do.
     public enum Action: Sendable, Equatable {
+        /// Run every preflight check on every target, then report
+        /// ``Event/preflightFinished(succeeded:)``.
         case runPreflight
+        /// Pause every hold, then report ``Event/holdsPaused``.
         case pauseHolds
         /// Report the time of day (``Event/clockRead(_:)``), for the window's cutoff before `stage`.
         case readClock(stage: Int)
         /// Less than the window's cutoff remains: `stage` does not start (record it).
         case refuseStage(Int)
+        /// The stage starts (record it); its steps follow as ``runStep(target:step:)``.
         case startStage(Int)
         /// Check the guards (before the stage, or again while it runs or bakes).
         case checkGuards(stage: Int)
+        /// Run one step (an index into the target's planned steps) on the target, with its retries,
+        /// then report ``Event/stepFinished(target:step:succeeded:)``, or
+        /// ``Event/stepNotStarted(target:step:)`` when the target's lock was lost first.
         case runStep(target: Int, step: Int)
         /// Undo every step that started on the target, in reverse order, then run its recovery.
         case rollBackTarget(Int)
@@ -92,26 +113,35 @@ extension RolloutMachine {
         /// The rollout is being stopped from outside the stage (an operator, a guard, a lost
         /// lock): a `wait` step under way ends now instead of waiting out its time.
         case endWaits
+        /// The stage ran to its end (its bake included) with this many failed targets (record it).
         case finishStage(Int, failures: Int)
         /// The stage started but stopped before its end (its threshold, a guard, its bake, the
         /// operator, a lost lock): it is over, with this outcome.
         case abandonStage(Int, failures: Int, reason: StopReason)
         /// The rollout stopped; what follows is the run's rollback of its scope.
         case startRollback(reason: StopReason)
+        /// Resume every hold paused by this run.
         case resumeHolds
+        /// The run is over, with this result; the machine asks nothing more.
         case finish(RunResult)
     }
 
     /// What the engine reports.
     public enum Event: Sendable, Equatable {
+        /// Preflight ran on every target; `succeeded` when every check passed.
         case preflightFinished(succeeded: Bool)
+        /// Every hold was paused.
         case holdsPaused
         /// The stage's guards were checked: before it, or while it runs or bakes.
         case guardsChecked(stage: Int, passed: Bool)
+        /// A step the machine asked for ended, after its retries; `succeeded` is its last try's.
         case stepFinished(target: Int, step: Int, succeeded: Bool)
+        /// The target's rollback ended; `complete` is false when one of its undo or recovery steps
+        /// failed, so an operator must act.
         case targetRolledBack(Int, complete: Bool)
         /// A bake's probe of one health step ended.
         case probed(target: Int, step: Int, healthy: Bool)
+        /// A timer the machine set is due, and was not cancelled.
         case timerFired(Timer)
         /// The operator asked the run to stop (the first Ctrl-C or SIGTERM).
         case stopRequested
@@ -126,9 +156,13 @@ extension RolloutMachine {
 
     /// Why the rollout stopped early.
     public enum StopReason: Sendable, Equatable {
+        /// More targets of the stage failed than it tolerates.
         case thresholdExceeded(stage: Int)
+        /// A guard failed before or during the stage.
         case guardFailed(stage: Int)
+        /// A probe found a target unhealthy while the stage baked.
         case bakeUnhealthy(stage: Int)
+        /// The operator stopped the run (Ctrl-C or SIGTERM).
         case stopRequested
         /// `sluice rollback RUN`: an operator undoes a past run.
         case rollbackRequested
@@ -154,6 +188,7 @@ extension RolloutMachine {
         /// How many stages finished.
         public var finishedStages: Int
 
+        /// Progress with only `finishedSteps` known unless told: nothing touched, failed or rolled back.
         public init(finishedSteps: [Int], touched: Set<Int> = [], failed: [Int] = [], rolledBack: Set<Int> = [], finishedStages: Int = 0) {
             self.finishedSteps = finishedSteps
             self.touched = touched
@@ -167,11 +202,14 @@ extension RolloutMachine {
     public struct RunResult: Sendable, Equatable {
         /// Never `interrupted` or `checks_failed`: those are for a dead runner and a dry run.
         public var outcome: RunOutcome
+        /// Targets that failed, in the order they failed.
         public var failedTargets: [Int]
         /// Targets whose rollback did not complete: an operator must act.
         public var incompleteRollbacks: [Int]
+        /// Why the rollout stopped early; nil when it ran to its end.
         public var stopReason: StopReason?
 
+        /// A result with no failed target and no stop unless told.
         public init(outcome: RunOutcome, failedTargets: [Int] = [], incompleteRollbacks: [Int] = [], stopReason: StopReason? = nil) {
             self.outcome = outcome
             self.failedTargets = failedTargets

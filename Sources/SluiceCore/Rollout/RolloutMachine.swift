@@ -57,6 +57,7 @@ public struct RolloutMachine: Sendable {
         case done
     }
 
+    /// The rollout's shape, as the machine was made with it.
     public let shape: Shape
     private(set) var phase: Phase = .idle
     /// Where each target's steps start: 0, or where a resumed run left off.
@@ -103,6 +104,8 @@ public struct RolloutMachine: Sendable {
         var step: Int
     }
 
+    /// A machine for a fresh run, nothing done yet: call ``start()``. A run that already made
+    /// progress is resumed or rolled back by a machine from ``init(shape:progress:)``.
     public init(shape: Shape) {
         self.shape = shape
         targets = Array(repeating: .pending, count: shape.steps.count)

@@ -5,12 +5,18 @@
 public struct RunProgress: Sendable, Equatable {
     /// The part of an audit event that progress depends on.
     public struct Event: Sendable, Equatable {
+        /// What happened.
         public var kind: EventKind
+        /// The target's name, for an event about one target.
         public var target: String?
+        /// The stage's name, for an event about one stage.
         public var stage: String?
+        /// The step's name (or an undo's, or a recovery step's), for an event about one step.
         public var step: String?
+        /// How it ended; nil for an event that only says something started.
         public var status: EventStatus?
 
+        /// The parts of one recorded event.
         public init(kind: EventKind, target: String? = nil, stage: String? = nil, step: String? = nil, status: EventStatus? = nil) {
             self.kind = kind
             self.target = target
@@ -20,11 +26,13 @@ public struct RunProgress: Sendable, Equatable {
         }
     }
 
+    /// What the journal says happened on one target.
     public struct Target: Sendable, Equatable {
         /// Steps recorded as started, in the order they first started.
         public var started: [String] = []
         /// Steps recorded as finished successfully. A started step not in here is in doubt.
         public var finished: Set<String> = []
+        /// A step of the target failed (after its retries).
         public var failed = false
         /// Whether the target's rollback started (so the run undid it, or began to).
         public var rollbackBegan = false
@@ -40,11 +48,16 @@ public struct RunProgress: Sendable, Equatable {
         public var inDoubt: [String] { started.filter { !finished.contains($0) } }
     }
 
+    /// What happened on each target the journal mentions, by name; a target not here was not touched.
     public var targets: [String: Target] = [:]
+    /// Stages whose `stage.finished` is neither `failed` nor `stopped`, by name: those ran to their
+    /// end, and a resumed run does not run them again.
     public var finishedStages: Set<String> = []
     /// Whether the run began rolling back its scope (a stopped rollout).
     public var rollbackStarted = false
 
+    /// The progress `events` show, read in the order they were recorded. Events of other kinds, or
+    /// without the names they need, are passed over.
     public init(events: [Event]) {
         for event in events {
             switch event.kind {

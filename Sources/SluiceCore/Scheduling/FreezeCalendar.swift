@@ -9,6 +9,7 @@ public struct FreezeCalendar: Sendable, Equatable {
     /// The freezes, in the order the file lists them; each carries its place in the file.
     public var freezes: [Freeze]
 
+    /// A calendar read from `file`.
     public init(file: String, freezes: [Freeze]) {
         self.file = file
         self.freezes = freezes

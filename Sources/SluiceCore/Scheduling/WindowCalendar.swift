@@ -40,6 +40,8 @@ public struct OpenPeriod: Sendable, Equatable {
     /// The freeze that begins at `end`, when the period ends before the window closes.
     public var before: Freeze?
 
+    /// A period; ``WindowCalendar/openPeriods(from:limit:)`` makes them, with `lastStageStart`
+    /// after `start`.
     public init(start: Date, end: Date, lastStageStart: Date, after: Freeze? = nil, before: Freeze? = nil) {
         self.start = start
         self.end = end
@@ -55,12 +57,15 @@ public struct OpenPeriod: Sendable, Equatable {
 /// cutoff applies before the freeze begins just as before the window closes, because a stage
 /// started just before a freeze would run on into it.
 public struct WindowCalendar: Sendable {
+    /// The window; nil: a stage may start whenever no freeze is on.
     public var window: Window?
+    /// Every freeze that binds the runbook, its own and a shared calendar's.
     public var freezes: [Freeze]
 
     /// How far ahead openings are looked for.
     public static let horizonDays = 400
 
+    /// A calendar of `window` cut by `freezes`.
     public init(window: Window?, freezes: [Freeze]) {
         self.window = window
         self.freezes = freezes
@@ -240,7 +245,7 @@ public struct WindowCalendar: Sendable {
 
 extension Duration {
     /// The duration in seconds, as Foundation counts time.
-    public var timeInterval: TimeInterval {
+    package var timeInterval: TimeInterval {
         let (seconds, attoseconds) = components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }

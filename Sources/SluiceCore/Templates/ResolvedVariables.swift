@@ -2,6 +2,7 @@ import Foundation
 
 /// The runbook's variables with their values read, and the redactor that hides the secret ones.
 public struct ResolvedVariables: Sendable, Equatable {
+    /// Every runbook variable's value, by name, secret ones included.
     public var values: [String: String]
     /// Names of the variables declared `secret: true`.
     public var secretNames: Set<String>
@@ -11,6 +12,8 @@ public struct ResolvedVariables: Sendable, Equatable {
     /// The secret variables' values, by name: what a file backup is sealed with.
     public var secretValues: [String: String] { values.filter { secretNames.contains($0.key) } }
 
+    /// Values whose `secretNames` are hidden by ``redactor``, raw and shell-quoted; an empty secret
+    /// is not hidden (it would mask nothing, and its quoted form `''` every empty string).
     public init(values: [String: String], secretNames: Set<String>) {
         self.values = values
         self.secretNames = secretNames
@@ -22,9 +25,12 @@ public struct ResolvedVariables: Sendable, Equatable {
 
 /// Why a variable could not be read when a run starts.
 public enum VariableResolutionError: Error, Equatable, CustomStringConvertible {
+    /// The variable's environment variable is not set.
     case environmentUnset(variable: String, environment: String, at: SourceLocation)
+    /// The variable's file (as the runbook writes its path) cannot be read.
     case fileUnreadable(variable: String, path: String, at: SourceLocation)
 
+    /// The variable's place in the runbook, what is wrong, and what to do.
     public var description: String {
         switch self {
         case .environmentUnset(let variable, let environment, let location):

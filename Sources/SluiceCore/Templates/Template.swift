@@ -3,14 +3,19 @@
 /// A template knows where each placeholder sits in the runbook file, so an unknown or undefined
 /// variable is reported at its own line and column.
 public struct Template: Sendable, Equatable, CustomStringConvertible {
+    /// A piece of the template: text kept as it is, or a placeholder.
     public enum Segment: Sendable, Equatable {
+        /// Text inserted as written.
         case literal(String)
+        /// A `{{ NAME }}` placeholder, with where its name is written, for errors that point at it.
         case variable(TemplateVariable, location: SourceLocation)
     }
 
     /// The text as written in the runbook.
     public var text: String
+    /// The pieces, in order; empty for empty text.
     public var segments: [Segment]
+    /// Where the template's text starts.
     public var location: SourceLocation
 
     /// A template with no placeholders.
@@ -26,6 +31,7 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
         self.location = location
     }
 
+    /// The text as written, placeholders and all.
     public var description: String { text }
 
     /// The variables used, in order, with where each is written.
@@ -35,6 +41,7 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Equal when written the same at the same place: the segments follow from the text.
     public static func == (lhs: Template, rhs: Template) -> Bool {
         lhs.text == rhs.text && lhs.location == rhs.location
     }
@@ -42,12 +49,19 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
 
 /// A variable a template may use.
 public enum TemplateVariable: Sendable, Hashable, CustomStringConvertible {
+    /// `target.name`; like every `target.*`, it has no value in holds and guards.
     case targetName
+    /// `target.labels.K`; no value on a target without the label `K`.
     case targetLabel(String)
+    /// `target.vars.K`; no value on a target without the var `K`.
     case targetVar(String)
+    /// `vars.K`, declared under `vars:`: the only kind of value that may be secret.
     case runbookVar(String)
+    /// `run.id`: the run's id (in `plan`, the plan's own).
     case runID
+    /// `stage.name`, the current stage's; no value in holds, which run outside stages.
     case stageName
+    /// `runbook.dir`: the absolute path of the runbook's folder.
     case runbookDirectory
     /// The temporary file holding new content, inside a file step's `validate` only.
     case file

@@ -2,17 +2,22 @@ import Foundation
 
 /// The values templates are rendered with for one command on one target.
 public struct RenderContext: Sendable {
+    /// The target the command runs on; nil for holds and guards, which run once, not per target.
     public var target: Target?
     /// Resolved runbook variables.
     public var vars: [String: String]
     /// Names of the runbook variables whose values are secret.
     public var secretVars: Set<String>
+    /// The run's id for `{{ run.id }}`; nil when there is no run (then `run.id` has no value).
     public var runID: String?
+    /// The current stage's name for `{{ stage.name }}`; nil for holds, which run outside stages.
     public var stageName: String?
+    /// The runbook's absolute folder, `{{ runbook.dir }}`.
     public var runbookDirectory: String
     /// The temporary file a file step's `validate` checks.
     public var file: String?
 
+    /// A context in which only what is given has a value.
     public init(
         target: Target? = nil, vars: [String: String] = [:], secretVars: Set<String> = [], runID: String? = nil,
         stageName: String? = nil, runbookDirectory: String, file: String? = nil
@@ -53,6 +58,7 @@ public enum TemplateRenderError: Error, Equatable, CustomStringConvertible {
     /// The value holds a NUL byte, which no process argument can carry.
     case containsNUL(TemplateVariable, at: SourceLocation)
 
+    /// Where the placeholder is, what is wrong, and what to do.
     public var description: String {
         switch self {
         case .undefined(let variable, let location):
@@ -109,7 +115,9 @@ extension Template {
 
 /// A command with every template rendered, ready to run or to show.
 public enum RenderedCommand: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// A script for `/bin/sh -c`, its values shell-quoted.
     case shell(String)
+    /// A program and its arguments, run directly.
     case argv([String])
 
     /// One line for people: the shell string, or the argv words shell-quoted.
@@ -152,10 +160,14 @@ extension Command {
 
 /// A health probe with its templates rendered for one target.
 public enum RenderedProbe: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// GET this URL.
     case http(url: String)
+    /// Connect to `host` (brackets of an IPv6 address removed) on `port`, from 1 to 65535.
     case tcp(host: String, port: Int)
+    /// Run this command; exit status 0 is healthy.
     case command(RenderedCommand)
 
+    /// One line for people: `GET URL`, `connect to HOST:PORT`, or the command.
     public var description: String {
         switch self {
         case .http(let url): "GET \(url)"
@@ -189,9 +201,12 @@ extension HealthCheck.Probe {
 
 /// A `tcp` health address that is not `HOST:PORT` once its templates are rendered.
 public struct ProbeAddressError: Error, Equatable, CustomStringConvertible {
+    /// The address as rendered: secrets masked when the probe was rendered for display.
     public var address: String
+    /// Where the runbook writes `health.tcp`.
     public var location: SourceLocation
 
+    /// Where, what it rendered as, and what to fix.
     public var description: String {
         "\(location): `health.tcp` renders as `\(address)`, which is not HOST:PORT with a port from 1 to 65535; fix the value it is built from"
     }
