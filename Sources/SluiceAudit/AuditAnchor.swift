@@ -68,7 +68,9 @@ public struct AuditAnchor: Sendable, Hashable, CustomStringConvertible {
 extension AuditAnchor {
     /// One anchor of an anchor file, with its line number (from 1).
     public struct Line: Sendable, Hashable {
+        /// The line's number in the anchors file, from 1.
         public var number: Int
+        /// The anchor the line holds.
         public var anchor: AuditAnchor
     }
 

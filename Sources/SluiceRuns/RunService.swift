@@ -15,6 +15,7 @@ public struct RunRefusal: Error, Sendable {
         case invalid
     }
 
+    /// How the message is shown.
     public var kind: Kind
     /// For people: what was refused (`refused: ...`), why, and what to do.
     public var message: String
@@ -37,9 +38,11 @@ public struct RunRefusal: Error, Sendable {
 
 /// How a run that was carried out ended, for the summary and the exit status.
 public struct RunReport: Sendable {
+    /// The run.
     public var runID: RunID
     /// What the rollout machine decided.
     public var result: RolloutMachine.RunResult
+    /// How the run ended.
     public var outcome: RunOutcome { result.outcome }
     /// Names of the targets that failed, in order.
     public var failed: [String]
@@ -121,11 +124,14 @@ public final class RunControl: Sendable {
 /// refused the run before it changed anything. Other errors (a store that fails) are thrown as
 /// they are.
 public struct RunService: Sendable {
+    /// Where the run is recorded and its targets locked.
     public let store: any SluiceStore
     /// Who runs it, as recorded.
     public let actor: String
+    /// Where the run is shown as it goes on.
     public let display: any RunDisplay
 
+    /// A service recording in `store` as `actor`, showing runs on `display`.
     public init(store: any SluiceStore, actor: String, display: any RunDisplay) {
         self.store = store
         self.actor = actor
