@@ -380,9 +380,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         var passed = true
         for (index, entry) in run.targets.enumerated() {
             for check in entry.target.preflight {
-                guard let command = check.command.executable else { continue }
                 let context = run.context(target: index, step: check.name, mode: "check")
-                let result = await context.transport.run(CommandRequest(command: command, environment: context.environment, redactor: redactor))
+                let result = await Self.run(check.command.executable, on: context.transport) {
+                    CommandRequest(command: $0, environment: context.environment, redactor: redactor)
+                }
                 passed = passed && result.succeeded
                 await note(RunEvent(
                     .preflightFinished, target: entry.target.name, step: check.name, status: EventStatus(succeeded: result.succeeded),
@@ -396,10 +397,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
     private func guards(_ run: Run, stage: Int) async -> Bool {
         var passed = true
         for guardCheck in run.plan.guards {
-            guard let command = guardCheck.check.executable else { continue }
             let environment = ["SLUICE_RUN_ID": run.plan.runID, "SLUICE_MODE": "check", "SLUICE_STAGE": run.plan.stages[stage].name, "SLUICE_STEP": guardCheck.name]
-            let result = await transports.runner.run(CommandRequest(
-                command: command, environment: environment, timeout: Guard.timeout, redactor: redactor))
+            let result = await Self.run(guardCheck.check.executable, on: transports.runner) {
+                CommandRequest(command: $0, environment: environment, timeout: Guard.timeout, redactor: redactor)
+            }
             if !result.succeeded {
                 passed = false
                 await note(RunEvent(
@@ -412,9 +413,10 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
 
     private func hold(_ plan: Plan, pausing: Bool) async {
         for hold in plan.holds {
-            guard let command = pausing ? hold.pauseCommand : hold.resumeCommand else { continue }
             let environment = ["SLUICE_RUN_ID": plan.runID, "SLUICE_MODE": pausing ? "apply" : "recovery", "SLUICE_STEP": hold.name]
-            let result = await transports.runner.run(CommandRequest(command: command, environment: environment, redactor: redactor))
+            let result = await Self.run(pausing ? hold.pauseCommand : hold.resumeCommand, on: transports.runner) {
+                CommandRequest(command: $0, environment: environment, redactor: redactor)
+            }
             await note(RunEvent(
                 pausing ? .holdPaused : .holdResumed, step: hold.name, status: EventStatus(succeeded: result.succeeded),
                 exitCode: result.exitCode, duration: result.duration,
@@ -434,6 +436,17 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
             await note(Self.finished(.bakeFailed, outcome, took: began.duration(to: clock.now), target: planned.name, stage: stage, step: healthStep.name))
         }
         return .probed(target: target, step: step, healthy: outcome.succeeded)
+    }
+
+    /// Runs `command` on `transport`. A plan without it (an executable part missing from what
+    /// was read back) fails to start: a check that cannot run never passes.
+    static func run(
+        _ command: RenderedCommand?, on transport: any TargetTransport, _ request: (RenderedCommand) -> CommandRequest
+    ) async -> CommandResult {
+        guard let command else {
+            return CommandResult(termination: .failedToStart("the plan holds no command for it"), output: "", duration: .zero)
+        }
+        return await transport.run(request(command))
     }
 
     // MARK: Recording
