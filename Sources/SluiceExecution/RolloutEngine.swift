@@ -398,14 +398,15 @@ public struct RolloutEngine<C: Clock>: Sendable where C.Duration == Duration {
         var passed = true
         for guardCheck in run.plan.guards {
             let environment = ["SLUICE_RUN_ID": run.plan.runID, "SLUICE_MODE": "check", "SLUICE_STAGE": run.plan.stages[stage].name, "SLUICE_STEP": guardCheck.name]
-            let result = await Self.run(guardCheck.check.executable, on: transports.runner) {
+            let check = guardCheck.check(forStage: stage)
+            let result = await Self.run(check.executable, on: transports.runner) {
                 CommandRequest(command: $0, environment: environment, timeout: Guard.timeout, redactor: redactor)
             }
             if !result.succeeded {
                 passed = false
                 await note(RunEvent(
                     .guardFailed, stage: run.plan.stages[stage].name, step: guardCheck.name, status: .failed,
-                    exitCode: result.exitCode, detail: ["command": guardCheck.check.display, "output": result.output]))
+                    exitCode: result.exitCode, detail: ["command": check.display, "output": result.output]))
             }
         }
         return passed

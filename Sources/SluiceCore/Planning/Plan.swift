@@ -170,6 +170,15 @@ public struct PlannedGuard: Sendable, Codable, Equatable {
     public var check: PlannedCommand
     /// How often the guard is checked while a stage runs or bakes; nil: only before each stage.
     public var every: PlannedDuration?
+    /// The command rendered for each stage, in stage order, when it differs between stages (it
+    /// uses `{{ stage.name }}`); nil when every stage checks ``check``.
+    public var stageChecks: [PlannedCommand]?
+
+    /// The command checked before and during stage `stage`.
+    public func check(forStage stage: Int) -> PlannedCommand {
+        guard let stageChecks, stageChecks.indices.contains(stage) else { return check }
+        return stageChecks[stage]
+    }
 }
 
 /// A stage with its targets, as the runbook's stages assigned them.

@@ -41,6 +41,12 @@ public struct Planner: Sendable {
                 name: stage.name, parallel: stage.parallel, toleratedFailures: stage.maxFailures.tolerated(outOf: members.count),
                 bake: stage.bake.map(PlannedDuration.init), targets: targets))
         }
+        // A guard is checked before and during every stage, with that stage's name.
+        let stageContexts = stages.map { stage in
+            var context = base
+            context.stageName = stage.name
+            return context
+        }
         var guardContext = base
         guardContext.stageName = firstStage
         return Plan(
@@ -58,7 +64,10 @@ public struct Planner: Sendable {
                     resumeCommand: resume.executable)
             },
             guards: try runbook.guards.map { guardCheck in
-                PlannedGuard(name: guardCheck.name, check: try command(guardCheck.run, guardContext), every: guardCheck.every.map(PlannedDuration.init))
+                let perStage = try stageContexts.map { try command(guardCheck.run, $0) }
+                return PlannedGuard(
+                    name: guardCheck.name, check: try command(guardCheck.run, guardContext), every: guardCheck.every.map(PlannedDuration.init),
+                    stageChecks: Set(perStage.map(\.display)).count > 1 || Set(perStage.map(\.executable)).count > 1 ? perStage : nil)
             },
             stages: stages)
     }
