@@ -113,3 +113,26 @@ extension Clock where Duration == Swift.Duration {
         }
     }
 }
+
+/// Runs `main` beside `companion` (a heartbeat, a ticker) and returns `main`'s answer once it
+/// has one; the companion, which runs until it is cancelled, is cancelled then, and awaited.
+public func whileRunning<T: Sendable>(
+    _ companion: @escaping @Sendable () async -> Void, _ main: @escaping @Sendable () async -> T
+) async -> T {
+    await withTaskGroup(of: T?.self) { group in
+        group.addTask { await main() }
+        group.addTask {
+            await companion()
+            return nil
+        }
+        var answer: T?
+        for await finished in group {
+            if let finished {
+                answer = finished
+                group.cancelAll()
+            }
+        }
+        guard let answer else { preconditionFailure("the main task of whileRunning gave no answer") }
+        return answer
+    }
+}

@@ -128,21 +128,7 @@ struct RunSession {
             store: store, journal: journal, targets: plan.targets.map(\.name), leases: tokens, stop: stop,
             interval: Self.heartbeatInterval, ttl: Self.lockTTL, note: display.note)
         let result = await display.whileDriving(control) {
-            await withTaskGroup(of: RolloutMachine.RunResult?.self) { group in
-                group.addTask { await engine.run(plan, mode: mode, from: start, stop: stop) }
-                group.addTask {
-                    await keeper.keep()
-                    return nil
-                }
-                var result = RolloutMachine.RunResult(outcome: .refused)
-                for await finished in group {
-                    if let finished {
-                        result = finished
-                        group.cancelAll()
-                    }
-                }
-                return result
-            }
+            await whileRunning({ await keeper.keep() }) { await engine.run(plan, mode: mode, from: start, stop: stop) }
         }
         try await recorder.flush()
         return result

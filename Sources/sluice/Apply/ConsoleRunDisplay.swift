@@ -60,24 +60,12 @@ final class ConsoleRunDisplay: RunDisplay {
             steps: Dictionary(control.plan.targets.map { ($0.name, $0.steps.filter(\.applies).count) }, uniquingKeysWith: { first, _ in first }),
             phase: control.firstPhase, style: style)
         live.withLock { $0 = status }
-        let result = await withTaskGroup(of: RolloutMachine.RunResult?.self) { group in
-            group.addTask { await body() }
-            // The live status line's clock advances every second, between events too.
-            group.addTask {
-                while (try? await Task.sleep(for: .seconds(1))) != nil {
-                    Console.write(status.redraw())
-                }
-                return nil
+        // The live status line's clock advances every second, between events too.
+        let result = await whileRunning({
+            while (try? await Task.sleep(for: .seconds(1))) != nil {
+                Console.write(status.redraw())
             }
-            var result = RolloutMachine.RunResult(outcome: .refused)
-            for await finished in group {
-                if let finished {
-                    result = finished
-                    group.cancelAll()
-                }
-            }
-            return result
-        }
+        }, body)
         live.withLock { $0 = nil }
         Console.write(status.clear())
         return result
