@@ -90,6 +90,12 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // The fakes the tests run the engine on: a recording transport, a scripted health prober
+        // and a manual clock. For test targets only, never for `sluice`.
+        .target(
+            name: "SluiceTesting",
+            dependencies: ["SluiceCore", "SluiceExecution"]
+        ),
         // What several test targets use: a real webhook receiver on 127.0.0.1.
         .target(
             name: "SluiceTestSupport",
@@ -101,7 +107,8 @@ let package = Package(
             path: "Tests/SluiceTestSupport"
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTesting", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceTestingTests", dependencies: ["SluiceTesting"]),
         .testTarget(
             name: "SluiceAuditTests",
             dependencies: [
