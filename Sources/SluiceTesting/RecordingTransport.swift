@@ -6,7 +6,7 @@ import Synchronization
 /// A target that exists only in memory: its commands are answered from a script, its files are
 /// bytes with a mode, an owner and a group, and every call made to it is recorded in order.
 ///
-/// Commands: the rules added with ``on(_:_:then:)`` (first match wins; see ``RequestMatcher``)
+/// Commands: the rules added with ``on(_:_:then:)`` (the latest that matches wins; see ``RequestMatcher``)
 /// say how each command ends, what it prints and how long it takes; a command no rule matches
 /// gets the default reply (exit 0, no output). Given a clock, a command that takes time sleeps
 /// that long on it; a command that takes longer than its request's timeout ends
@@ -109,6 +109,8 @@ public final class RecordingTransport: TargetTransport {
         /// A copy staged for a `validate` command beside `path` (a dry run, a followed link).
         case validating(path: String, staged: String, content: Data)
         case terminateRunning(grace: Duration)
+        /// A file operation that threw an error ``fail(_:at:with:times:)`` put there.
+        case failed(FileOperation, String)
 
         public var description: String {
             switch self {
@@ -118,6 +120,7 @@ public final class RecordingTransport: TargetTransport {
             case .restore(let path, let outcome): "restore \(path): \(outcome)"
             case .validating(let path, let staged, _): "validate beside \(path) as \(staged)"
             case .terminateRunning(let grace): "terminate running (grace \(grace))"
+            case .failed(let operation, let path): "\(operation) \(path) failed"
             }
         }
     }
@@ -195,7 +198,7 @@ public final class RecordingTransport: TargetTransport {
     // MARK: The script
 
     /// Answers the commands `matcher` matches with `replies` in turn; after the last, with `then`
-    /// when given, else with the last again. Rules are tried in the order they were added.
+    /// when given, else with the last again. The rule added last that matches a command answers it.
     public func on(_ matcher: RequestMatcher<CommandRequest>, _ replies: Reply..., then: Reply? = nil) {
         state.withLock { $0.script.add(matcher, replies, then: then) }
     }
@@ -423,6 +426,7 @@ public final class RecordingTransport: TargetTransport {
         guard var queued = state.failures[key], !queued.isEmpty else { return }
         let error = queued.removeFirst()
         state.failures[key] = queued.isEmpty ? nil : queued
+        state.calls.append(.failed(operation, path))
         throw error
     }
 

@@ -62,9 +62,10 @@ public struct RequestMatcher<Request: ScriptedRequest>: Sendable, ExpressibleByS
     }
 }
 
-/// The rules of a fake's script, tried in the order they were added: the first rule that matches
-/// answers. A rule answers with its answers in turn; after the last, with its `then` when it has
-/// one, else with its last answer again.
+/// The rules of a fake's script, the latest first: the rule added last that matches answers, so
+/// that a test can set a world's usual answers and then override some. A rule answers with its
+/// answers in turn; after the last, with its `then` when it has one, else with its last answer
+/// again.
 struct Script<Request: ScriptedRequest, Answer: Sendable>: Sendable {
     struct Rule: Sendable {
         var matcher: RequestMatcher<Request>
@@ -92,7 +93,7 @@ struct Script<Request: ScriptedRequest, Answer: Sendable>: Sendable {
     /// The answer to `request`, using up one answer of the rule that gives it. A computed answer
     /// is computed outside the fake's lock, by the caller: it is returned as `compute`.
     mutating func answer(_ request: Request) -> (answer: Answer?, compute: (@Sendable (Request) -> Answer)?) {
-        guard let index = rules.firstIndex(where: { $0.matcher.matches(request) }) else { return (fallback, nil) }
+        guard let index = rules.lastIndex(where: { $0.matcher.matches(request) }) else { return (fallback, nil) }
         if let compute = rules[index].compute { return (nil, compute) }
         let rule = rules[index]
         rules[index].used += 1

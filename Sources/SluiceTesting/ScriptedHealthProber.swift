@@ -4,10 +4,10 @@ import Synchronization
 
 /// A health prober that answers each probe from a script, at once, and records every probe.
 ///
-/// The rules added with ``on(_:_:then:)`` are tried in the order they were added (see
-/// ``RequestMatcher``: a string matches the probe's text, `GET URL`, `connect to HOST:PORT` or its
-/// command); the first that matches answers with its results in turn, then with its `then`, else
-/// its last result again. A probe no rule matches gets the default (healthy). Nothing runs: a
+/// The rules added with ``on(_:_:then:)`` are tried latest first (see ``RequestMatcher``: a
+/// string matches the probe's text, `GET URL`, `connect to HOST:PORT` or its command); the first
+/// that matches answers with its results in turn, then with its `then`, else its last result
+/// again. A probe no rule matches gets the default (healthy). Nothing runs: a
 /// command probe does not reach its transport.
 ///
 /// Thread-safe: probes may come from any task.

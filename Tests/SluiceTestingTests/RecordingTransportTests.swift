@@ -13,13 +13,13 @@ struct RecordingTransportTests {
 
     // MARK: Commands
 
-    @Test func theFirstMatchingRuleAnswersWithItsRepliesInTurnThenItsLastOrItsThen() async {
-        // Given a script: `probe` fails twice then succeeds; `deploy web2` exits 3 always;
-        // `deploy` otherwise prints; `flaky` fails once then falls to exit 0
+    @Test func theLatestMatchingRuleAnswersWithItsRepliesInTurnThenItsLastOrItsThen() async {
+        // Given a script: `probe` fails twice then succeeds; `deploy` prints, but `deploy web2`
+        // (added later) exits 3 always; `flaky` fails once then exits 0
         let transport = RecordingTransport()
         transport.on("probe", .exit(1), .exit(1), .exit(0, output: "up\n"))
-        transport.on("deploy web2", .exit(3))
         transport.on("deploy", .exit(0, output: "deployed\n"))
+        transport.on("deploy web2", .exit(3))
         transport.on("flaky", .exit(1), then: .success)
 
         // When commands run
@@ -244,6 +244,9 @@ struct RecordingTransportTests {
         }
         #expect(try await transport.restore(before) == .restored)
         #expect(transport.file("app.conf")?.text == "old\n")
+        #expect(transport.calls.map(\.description) == [
+            "snapshot app.conf", "restore app.conf failed", "restore app.conf failed", "restore app.conf: restored",
+        ])
     }
 
     /// One file operation, done the same way on both transports.
