@@ -46,14 +46,14 @@ public final class ManualClock: Clock, Sendable {
 
     private struct Waiter {
         var count: Int
-        var continuation: CheckedContinuation<Void, Never>
+        var continuation: CheckedContinuation<Void, any Error>
     }
 
     private struct State {
         var now: Instant
         var nextSequence: UInt64 = 0
         var sleepers: [UInt64: Sleeper] = [:]
-        /// Sleepers cancelled before they were registered: they must not wait at all.
+        /// Sleepers and waiters cancelled before they were registered: they must not wait at all.
         var cancelledEarly: Set<UInt64> = []
         var waiters: [UInt64: Waiter] = [:]
     }
@@ -149,17 +149,33 @@ public final class ManualClock: Clock, Sendable {
     /// Returns once at least `count` tasks sleep on the clock (at once if they do already): for a
     /// test that drives the time by hand and must know the code under test is waiting.
     ///
-    /// It waits for as long as it takes: a test using it should carry a `.timeLimit`.
-    public func waitForSleepers(_ count: Int = 1) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
-                if state.sleepers.count >= count { return true }
-                state.waiters[state.nextSequence] = Waiter(count: count, continuation: continuation)
-                state.nextSequence += 1
-                return false
-            }
-            if ready { continuation.resume() }
+    /// - Throws: `CancellationError` when the waiting task is cancelled (a test's time limit).
+    public func waitForSleepers(_ count: Int = 1) async throws {
+        let key = state.withLock { state -> UInt64 in
+            defer { state.nextSequence += 1 }
+            return state.nextSequence
         }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let answer = state.withLock { state -> Result<Void, any Error>? in
+                    if state.cancelledEarly.remove(key) != nil { return .failure(CancellationError()) }
+                    if state.sleepers.count >= count { return .success(()) }
+                    state.waiters[key] = Waiter(count: count, continuation: continuation)
+                    return nil
+                }
+                if let answer { continuation.resume(with: answer) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> Waiter? in
+                guard let waiter = state.waiters.removeValue(forKey: key) else {
+                    state.cancelledEarly.insert(key)
+                    return nil
+                }
+                return waiter
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
+        state.withLock { _ = $0.cancelledEarly.remove(key) }
     }
 
     // MARK: Helpers

@@ -17,7 +17,7 @@ struct ManualClockTests {
         // Given a task asleep until 5 s
         let clock = ManualClock()
         let sleeper = Task { try await clock.sleep(until: Instant(offset: .seconds(5))) }
-        await clock.waitForSleepers(1)
+        try await clock.waitForSleepers(1)
 
         // When the time moves to 4 s, it still sleeps
         clock.advance(by: .seconds(4))
@@ -42,7 +42,7 @@ struct ManualClockTests {
         // Given a task asleep for an hour
         let clock = ManualClock()
         let sleeper = Task { try await clock.sleep(for: .seconds(3600)) }
-        await clock.waitForSleepers(1)
+        try await clock.waitForSleepers(1)
 
         // When it is cancelled
         sleeper.cancel()
@@ -68,7 +68,7 @@ struct ManualClockTests {
         let clock = ManualClock()
         let early = Task { try await clock.sleep(for: .seconds(2)) }
         let late = Task { try await clock.sleep(for: .seconds(7)) }
-        await clock.waitForSleepers(2)
+        try await clock.waitForSleepers(2)
 
         // When the clock moves to the next deadline
         #expect(clock.advanceToNextDeadline())
@@ -203,15 +203,22 @@ struct ManualClockTests {
         #expect(outcome == ["canceller", "cancelled at 1.0 seconds"])
     }
 
+    @Test func waitingForSleepersEndsWhenTheWaiterIsCancelled() async {
+        let clock = ManualClock()
+        let waiter = Task { try await clock.waitForSleepers(1) }
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+    }
+
     @Test func waitForSleepersReturnsOnceEnoughTasksSleep() async throws {
         let clock = ManualClock()
         let first = Task { try await clock.sleep(for: .seconds(1)) }
         let second = Task { try await clock.sleep(for: .seconds(1)) }
-        await clock.waitForSleepers(2)
+        try await clock.waitForSleepers(2)
         #expect(clock.deadlines.count == 2)
         clock.advance(by: .seconds(1))
         try await first.value
         try await second.value
-        await clock.waitForSleepers(0)  // none needed: at once
+        try await clock.waitForSleepers(0)  // none needed: at once
     }
 }
