@@ -45,7 +45,8 @@ public final class ManualClock: Clock, Sendable {
     }
 
     private struct Waiter {
-        var count: Int
+        /// Whether the sleepers' deadlines are what the waiter waits for.
+        var isMet: @Sendable ([Instant]) -> Bool
         var continuation: CheckedContinuation<Void, any Error>
     }
 
@@ -70,9 +71,7 @@ public final class ManualClock: Clock, Sendable {
     public var minimumResolution: Duration { .nanoseconds(1) }
 
     /// The deadlines of the tasks asleep on the clock now, earliest first.
-    public var deadlines: [Instant] {
-        state.withLock { $0.sleepers.values.sorted(by: Self.wakeOrder).map(\.deadline) }
-    }
+    public var deadlines: [Instant] { state.withLock { Self.deadlines($0) } }
 
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
         try Task.checkCancellation()
@@ -151,6 +150,19 @@ public final class ManualClock: Clock, Sendable {
     ///
     /// - Throws: `CancellationError` when the waiting task is cancelled (a test's time limit).
     public func waitForSleepers(_ count: Int = 1) async throws {
+        try await waitForSleepers { $0.count >= count }
+    }
+
+    /// Returns once a task sleeps until exactly `deadline` (at once if one does already): for a
+    /// test that must know which wait the code under test has reached, a retry's delay say.
+    ///
+    /// - Throws: `CancellationError` when the waiting task is cancelled (a test's time limit).
+    public func waitForSleeper(until deadline: Instant) async throws {
+        try await waitForSleepers { $0.contains(deadline) }
+    }
+
+    /// Returns once the deadlines of the tasks asleep on the clock (earliest first) meet `isMet`.
+    private func waitForSleepers(where isMet: @escaping @Sendable ([Instant]) -> Bool) async throws {
         let key = state.withLock { state -> UInt64 in
             defer { state.nextSequence += 1 }
             return state.nextSequence
@@ -159,8 +171,8 @@ public final class ManualClock: Clock, Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let answer = state.withLock { state -> Result<Void, any Error>? in
                     if state.cancelledEarly.remove(key) != nil { return .failure(CancellationError()) }
-                    if state.sleepers.count >= count { return .success(()) }
-                    state.waiters[key] = Waiter(count: count, continuation: continuation)
+                    if isMet(Self.deadlines(state)) { return .success(()) }
+                    state.waiters[key] = Waiter(isMet: isMet, continuation: continuation)
                     return nil
                 }
                 if let answer { continuation.resume(with: answer) }
@@ -192,9 +204,13 @@ public final class ManualClock: Clock, Sendable {
         return due
     }
 
+    private static func deadlines(_ state: State) -> [Instant] {
+        state.sleepers.values.sorted(by: wakeOrder).map(\.deadline)
+    }
+
     private static func takeSatisfiedWaiters(_ state: inout State) -> [Waiter] {
-        let count = state.sleepers.count
-        let ready = state.waiters.filter { $0.value.count <= count }
+        let deadlines = deadlines(state)
+        let ready = state.waiters.filter { $0.value.isMet(deadlines) }
         for key in ready.keys { state.waiters.removeValue(forKey: key) }
         return ready.sorted { $0.key < $1.key }.map(\.value)
     }

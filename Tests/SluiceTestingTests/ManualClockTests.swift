@@ -210,6 +210,23 @@ struct ManualClockTests {
         await #expect(throws: CancellationError.self) { try await waiter.value }
     }
 
+    @Test func waitForSleeperUntilADeadlineReturnsOnceATaskSleepsUntilExactlyThen() async throws {
+        // Given a task that sleeps 1 s, then 2 s more
+        let clock = ManualClock()
+        let sleeper = Task {
+            try await clock.sleep(for: .seconds(1))
+            try await clock.sleep(for: .seconds(2))
+        }
+        // When a test waits for the second sleep, moving the time past the first
+        try await clock.waitForSleeper(until: Instant(offset: .seconds(1)))
+        clock.advance(by: .seconds(1))
+        try await clock.waitForSleeper(until: Instant(offset: .seconds(3)))
+        // Then the task sleeps until 3 s, and that was all it waited for
+        #expect(clock.deadlines == [Instant(offset: .seconds(3))])
+        clock.advance(by: .seconds(2))
+        try await sleeper.value
+    }
+
     @Test func waitForSleepersReturnsOnceEnoughTasksSleep() async throws {
         let clock = ManualClock()
         let first = Task { try await clock.sleep(for: .seconds(1)) }
