@@ -49,8 +49,10 @@ struct RunRecordTests {
             SELECT step || ' ' || duration_ms FROM events WHERE kind = 'step.finished' AND target = 'web1' AND step IN ('settle', 'up') ORDER BY seq
             """).split(separator: "\n").map { $0.split(separator: " ") }
         #expect(durations.map { String($0[0]) } == ["settle", "up"])
+        // Both are recorded, in whole milliseconds; that each is the step's own time (the wait,
+        // the probes) is shown on a manual clock by the engine's waitAndHealthStepsRecordHowLongTheyTook
         let milliseconds = durations.compactMap { Int($0[1]) }
-        #expect(milliseconds.count == 2 && milliseconds[0] >= 300 && milliseconds[1] >= 200, "\(durations)")
+        #expect(milliseconds.count == 2, "\(durations)")
     }
 
     @Test func showJSONAndExportUseSnakeCaseAndTypedValues() throws {

@@ -209,6 +209,34 @@ struct RolloutEngineScriptedTests {
         #expect(undone.duration == .seconds(60))
     }
 
+    @Test func waitAndHealthStepsRecordHowLongTheyTook() async throws {
+        // Given a 300 ms wait, then a health check whose command takes 200 ms, failing once and
+        // passing on its second attempt 2 s later (moved here from the end-to-end test, which
+        // asserted on the binary's wall-clock durations)
+        let world = ScriptedWorld()
+        world.transport.on("probe", .exit(1, takes: .milliseconds(200)), .exit(0, takes: .milliseconds(200)))
+        let plan = try world.plan("""
+            sluice: 1
+            id: record-test
+            targets: [{ name: web1 }]
+            steps:
+              - name: settle
+                wait: 300ms
+              - name: up
+                health: { command: "probe", attempts: 2, interval: 2s }
+
+            """)
+
+        // When the run goes
+        let result = await world.run(plan)
+
+        // Then each step's event holds its own time: the wait, and the probes with the interval
+        #expect(result.outcome == .succeeded)
+        let finished = world.recorder.events.filter { $0.kind.rawValue == "step.finished" }
+        #expect(finished.map(\.step) == ["settle", "up"])
+        #expect(finished.map(\.duration) == [.milliseconds(300), .milliseconds(2400)])
+    }
+
     @Test func aBakeProbesTheCanaryUntilItsTimeIsOverThenTheRestStarts() async throws {
         // Given a canary that bakes 30 s, every health an HTTP probe answered by the script
         let world = Self.threeTargetWorld(scriptedHealth: true)
