@@ -106,7 +106,7 @@ let package = Package(
             ],
             path: "Tests/SluiceTestSupport"
         ),
-        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceTesting"]),
         .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTesting", "SluiceTestSupport"]),
         .testTarget(name: "SluiceTestingTests", dependencies: ["SluiceTesting"]),
         .testTarget(
@@ -114,15 +114,16 @@ let package = Package(
             dependencies: [
                 "SluiceAudit",
                 "SluiceCore",
+                "SluiceTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Runs the built `sluice` binary (and the store's bench helper) as an operator would;
         // NIO serves the webhooks that `apply` notifies.
-        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice", "sluice-store-bench", "sluice-demo", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice", "sluice-store-bench", "sluice-demo", "SluiceTestSupport", "SluiceTesting"]),
         // Runs the example runbooks with the built `sluice` against real nginx and redis on
         // 127.0.0.1 (Runbooks/lab/lab.sh), each with its incident's fault injected.
-        .testTarget(name: "SluiceIntegrationTests", dependencies: ["sluice"]),
+        .testTarget(name: "SluiceIntegrationTests", dependencies: ["sluice", "SluiceTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,9 +1,10 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// A multi-stage change whose runner is killed with SIGKILL at many moments, then resumed or
 /// rolled back from its journal alone; signals; rollback of a past run.
-@Suite("Crashes, resume, rollback and signals, run as a program")
+@Suite("Crashes, resume, rollback and signals, run as a program", .ownThread)
 struct CrashResumeRollbackTests {
     static let targets = ["web1", "web2", "web3", "web4", "web5"]
 

@@ -1,10 +1,11 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// The `file` step's promise, through the built binary: undo exactly what was done (content,
 /// owner, group, mode), change only what must change, never act through a path that can be
 /// swapped, validate in plan where apply validates.
-@Suite("File steps: exact, minimal and race-free")
+@Suite("File steps: exact, minimal and race-free", .ownThread)
 struct FileStepTests {
     /// One target whose `svc/app.conf` holds `version = 1`; the step writes `version = 2`,
     /// `reload` counts itself in `reloads`, and when `healthy` is false the health gate fails

@@ -1,8 +1,9 @@
 import Foundation
 import SluiceTestSupport
+import SluiceTesting
 import Testing
 
-@Suite("Webhook notifications from apply, to real servers on 127.0.0.1")
+@Suite("Webhook notifications from apply, to real servers on 127.0.0.1", .ownThread)
 struct NotifyTests {
     static func time(_ text: String?) -> Date? {
         let formatter = ISO8601DateFormatter()

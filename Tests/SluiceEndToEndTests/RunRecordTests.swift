@@ -1,9 +1,10 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// What a run's record says about its stages, rollback and durations: through the built binary,
 /// read back from the store with sqlite3.
-@Suite("A run's record reads right")
+@Suite("A run's record reads right", .ownThread)
 struct RunRecordTests {
     static func store(_ folder: TemporaryFolder) -> String { folder.url.appendingPathComponent("store/audit.sqlite").path }
 

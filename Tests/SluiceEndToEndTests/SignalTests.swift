@@ -1,9 +1,10 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// Signals an operator's shell sends a runner: a reader that goes away, a stop during a wait, a
 /// second Ctrl-C during a rollback. Through the built binary.
-@Suite("Signals that always stop, and never kill what must finish")
+@Suite("Signals that always stop, and never kill what must finish", .ownThread)
 struct SignalTests {
     static func store(_ folder: TemporaryFolder) -> String { folder.url.appendingPathComponent("store/audit.sqlite").path }
 
@@ -98,7 +99,7 @@ struct SignalTests {
     }
 }
 
-@Suite("A store value with a scheme")
+@Suite("A store value with a scheme", .ownThread)
 struct StoreSchemeTests {
     @Test(arguments: [["--store", "postgres://ops:hunter2@db.example.net:5432/sluice"], []])
     func aSchemeThatIsNotSupportedIsRefusedWithoutCreatingAnythingOrPrintingThePassword(arguments: [String]) throws {
@@ -112,7 +113,7 @@ struct StoreSchemeTests {
     }
 }
 
-@Suite("One driver per run")
+@Suite("One driver per run", .ownThread)
 struct OneDriverTests {
     /// A run whose runner was killed (SIGKILL) in its slow step, so the run is interrupted.
     static func interruptedRun() throws -> (TemporaryFolder, String) {
