@@ -161,8 +161,12 @@ public final class ManualClock: Clock, Sendable {
         try await waitForSleepers { $0.contains(deadline) }
     }
 
-    /// Returns once the deadlines of the tasks asleep on the clock (earliest first) meet `isMet`.
-    private func waitForSleepers(where isMet: @escaping @Sendable ([Instant]) -> Bool) async throws {
+    /// Returns once the deadlines of the tasks asleep on the clock (earliest first) meet `isMet`
+    /// (at once if they do already): for a test that must know exactly which waits the code
+    /// under test has reached.
+    ///
+    /// - Throws: `CancellationError` when the waiting task is cancelled (a test's time limit).
+    public func waitForSleepers(where isMet: @escaping @Sendable ([Instant]) -> Bool) async throws {
         let key = state.withLock { state -> UInt64 in
             defer { state.nextSequence += 1 }
             return state.nextSequence

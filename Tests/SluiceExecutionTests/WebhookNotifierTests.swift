@@ -183,9 +183,11 @@ struct WebhookNotifierTests {
         }()
 
         // Then the working webhook got all three while the clock stood still, and the drain
-        // still waited, for its bound: the silent webhook's first event can end only on the clock
+        // still waited, for its bound: the silent webhook's first attempt timed out (its client's
+        // own timeout) and its retry waits on the clock; nothing else waits but the bound
         await working.waitForRequests(3)
-        try await clock.waitForSleeper(until: bound)
+        let retry = clock.now.advanced(by: .milliseconds(100))
+        try await clock.waitForSleepers { $0 == [retry, bound] }
         #expect(!ended.withLock { $0 })
         // And once the clock reached the bound (and went no further), the drain gave up: the
         // first event was tried and timed out (or was still in its retry), the others never went out
