@@ -226,8 +226,8 @@ struct FileStepTests {
     func aRacerWhoOwnsTheFolderCannotRedirectTheWrite() throws {
         // Given a folder owned by nobody, a root-owned victim elsewhere, and a racer running as
         // nobody that keeps renaming a link to the victim over Sluice's temporary names while
-        // validate (slowly) runs
-        let folder = try Self.world(validate: "sleep 1")
+        // validate runs (it waits until the racer has swapped its file, at most 30 s)
+        let folder = try Self.world(validate: "i=0; until [ -L {{ file }} ]; do i=$((i+1)); [ $i -lt 600 ] || break; sleep 0.05; done")
         let svc = folder.url.appendingPathComponent("svc").path
         let path = svc + "/app.conf"
         chown(svc, Self.nobody.uid, Self.nobody.gid)
