@@ -28,6 +28,10 @@ public struct OwnThreadTrait: TestTrait, SuiteTrait, TestScoping {
 
     static let places = Places(OwnThreadTrait.width)
 
+    /// Whether the test waits for one of the ``width`` places: false for a test that only
+    /// computes (it starts no process, and its time limit must not count a wait for a place).
+    public var queued = true
+
     public var isRecursive: Bool { true }
 
     public func provideScope(
@@ -35,8 +39,11 @@ public struct OwnThreadTrait: TestTrait, SuiteTrait, TestScoping {
     ) async throws {
         // A suite's own scope holds no test: only its test cases get a thread each.
         guard testCase != nil else { return try await function() }
-        try await Self.places.withPlace {
-            try await ThreadExecutor(name: "test \(test.name)").run(function)
+        let executor = ThreadExecutor(name: "test \(test.name)")
+        if queued {
+            try await Self.places.withPlace { try await executor.run(function) }
+        } else {
+            try await executor.run(function)
         }
     }
 }
@@ -52,6 +59,10 @@ extension Trait where Self == OwnThreadTrait {
     /// Runs each test on a thread of its own, a few at once: for tests that block their thread
     /// (see ``OwnThreadTrait``).
     public static var ownThread: Self { Self() }
+
+    /// Runs each test on a thread of its own, without waiting for a place: for tests that only
+    /// compute, long enough to hold a thread of the pool (see ``OwnThreadTrait``).
+    public static func ownThread(queued: Bool) -> Self { Self(queued: queued) }
 }
 
 /// A counting semaphore for tasks: at most `count` bodies at once, the others waiting in order.

@@ -66,3 +66,10 @@ struct PlacesTests {
         #expect(try await places.withPlace { "ran" } == "ran")
     }
 }
+
+@Suite("Tests that only compute, on a thread of their own", .ownThread(queued: false))
+struct UnqueuedOwnThreadTests {
+    @Test func itRunsOnItsOwnThreadWithoutAPlace() {
+        #expect(OwnThreadTrait.currentTest == "itRunsOnItsOwnThreadWithoutAPlace()")
+    }
+}

@@ -5,7 +5,7 @@ import Testing
 
 /// Random damage to valid runbooks must never crash or hang the loader: every outcome is a
 /// runbook or diagnostics with positions inside the file.
-@Suite("Fuzzing the loader", .ownThread)
+@Suite("Fuzzing the loader", .ownThread(queued: false))
 struct RunbookFuzzTests {
     static let alphabet: [String] = [
         ":", "{", "}", "[", "]", "-", " ", "  ", "\n", "\t", "\"", "'", "#", "&a", "*a", "!", "|", ">", "%", "@", "`",
