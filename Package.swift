@@ -98,6 +98,12 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // The fakes the tests run the engine on: a recording transport, a scripted health prober
+        // and a manual clock. For test targets only, never for `sluice`.
+        .target(
+            name: "SluiceTesting",
+            dependencies: ["SluiceCore", "SluiceExecution"]
+        ),
         // What several test targets use: a real webhook receiver on 127.0.0.1.
         .target(
             name: "SluiceTestSupport",
@@ -108,23 +114,25 @@ let package = Package(
             ],
             path: "Tests/SluiceTestSupport"
         ),
-        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceRunsTests", dependencies: ["SluiceRuns", "SluiceAudit", "SluiceExecution", "SluiceCore"]),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceTesting"]),
+        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTesting", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceTestingTests", dependencies: ["SluiceTesting"]),
+        .testTarget(name: "SluiceRunsTests", dependencies: ["SluiceRuns", "SluiceAudit", "SluiceExecution", "SluiceCore", "SluiceTesting"]),
         .testTarget(
             name: "SluiceAuditTests",
             dependencies: [
                 "SluiceAudit",
                 "SluiceCore",
+                "SluiceTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Runs the built `sluice` binary (and the store's bench helper) as an operator would;
         // NIO serves the webhooks that `apply` notifies.
-        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice", "sluice-store-bench", "sluice-demo", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceEndToEndTests", dependencies: ["sluice", "sluice-store-bench", "sluice-demo", "SluiceTestSupport", "SluiceTesting"]),
         // Runs the example runbooks with the built `sluice` against real nginx and redis on
         // 127.0.0.1 (Runbooks/lab/lab.sh), each with its incident's fault injected.
-        .testTarget(name: "SluiceIntegrationTests", dependencies: ["sluice"]),
+        .testTarget(name: "SluiceIntegrationTests", dependencies: ["sluice", "SluiceTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,10 +1,11 @@
 import Foundation
 import SluiceCore
+import SluiceTesting
 import Testing
 @testable import SluiceAudit
 
 /// The audit commands of the built `sluice` binary, against stores made with the library.
-@Suite struct CommandTests {
+@Suite(.ownThread) struct CommandTests {
     static let runID = RunID("r-20261121-083015-7f3a")!
 
     /// A store holding one run with a stage, two targets, a failed step with output and a

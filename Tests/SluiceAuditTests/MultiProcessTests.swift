@@ -1,10 +1,11 @@
 import Foundation
 import SluiceCore
+import SluiceTesting
 import Testing
 @testable import SluiceAudit
 
 /// Several real processes on one store file, through the `sluice-store-bench` helper.
-@Suite(.serialized) struct MultiProcessTests {
+@Suite(.serialized, .ownThread) struct MultiProcessTests {
     @Test func fourProcessesAppending2000EventsEachKeepEveryEventAndTheChain() async throws {
         // Given a store created before the writers start
         let world = try TestWorld()

@@ -1,7 +1,8 @@
 import Foundation
+import SluiceTesting
 import Testing
 
-@Suite("Who acts: --as, else SLUICE_USER, else the login name, on every run and event")
+@Suite("Who acts: --as, else SLUICE_USER, else the login name, on every run and event", .ownThread)
 struct ActorTests {
     /// Plans, approves and applies as `arguments` and `environment` say, and returns every actor
     /// the store recorded, on runs and on events.

@@ -1,7 +1,8 @@
 import Foundation
+import SluiceTesting
 import Testing
 
-@Suite("sluice apply, run as a program")
+@Suite("sluice apply, run as a program", .ownThread)
 struct ApplyCommandTests {
     /// Two targets, a canary then the rest; each has a config file, a deploy step with a rollback,
     /// and a health check that fails on `broken` while it runs the new version.

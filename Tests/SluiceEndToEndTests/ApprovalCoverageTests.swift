@@ -1,9 +1,10 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// What an approval covers beyond the runbook and its scripts: the scripts an interpreter runs
 /// and the files variables are read from. Through the built binary.
-@Suite("Approval covers what runs")
+@Suite("Approval covers what runs", .ownThread)
 struct ApprovalCoverageTests {
     static func world() throws -> GatesWorld {
         let world = try GatesWorld(extra: ApproveCommandTests.required)

@@ -1,7 +1,8 @@
 import Foundation
+import SluiceTesting
 import Testing
 
-@Suite("sluice approve and apply's approval gate, run as a program")
+@Suite("sluice approve and apply's approval gate, run as a program", .ownThread)
 struct ApproveCommandTests {
     static let required = "approval: { required: true }"
 

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceTestSupport
+import SluiceTesting
 import Testing
 
 /// Anchors through the built binary: every run prints the chain head its `run.finished` left,
@@ -9,7 +10,7 @@ import Testing
 /// Each attack is made the way someone with write access to the store would make it, with the
 /// `sqlite3` program or file copies, and each test first shows that `audit verify` without an
 /// anchor still calls the store intact: that is the gap the anchor closes.
-@Suite("Audit anchors: truncation, emptying and an older copy, caught through the binary")
+@Suite("Audit anchors: truncation, emptying and an older copy, caught through the binary", .ownThread)
 struct AuditAnchorTests {
     /// `SEQ:HASH` from the run summary's `Audit: … chain head SEQ:HASH …` line.
     static func anchor(in output: String) -> String? {

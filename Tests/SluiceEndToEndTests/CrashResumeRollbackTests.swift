@@ -1,9 +1,10 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// A multi-stage change whose runner is killed with SIGKILL at many moments, then resumed or
 /// rolled back from its journal alone; signals; rollback of a past run.
-@Suite("Crashes, resume, rollback and signals, run as a program")
+@Suite("Crashes, resume, rollback and signals, run as a program", .ownThread)
 struct CrashResumeRollbackTests {
     static let targets = ["web1", "web2", "web3", "web4", "web5"]
 
@@ -294,8 +295,9 @@ struct CrashResumeRollbackTests {
 
     // MARK: Signals
 
-    /// One target doing a slow step (it writes `started`, sleeps, then writes `done`), then a
-    /// second stage.
+    /// One target doing a slow step (it writes `started`, waits until the test creates `go`,
+    /// then writes `done`), then a second stage. The step waits for the test, not for a guess
+    /// at how long a signal takes to arrive: at most 60 s, then it fails.
     static func slowWorld() throws -> TemporaryFolder {
         let folder = try TemporaryFolder()
         for target in ["web1", "web2"] { try folder.write("\(target)/app.conf", "version = 1\n") }
@@ -313,7 +315,7 @@ struct CrashResumeRollbackTests {
               - name: config
                 file: { path: "{{ target.name }}/app.conf", content: "version = 2\\n" }
               - name: slow
-                run: "echo started {{ target.name }} >> log; sleep 3; echo done {{ target.name }} >> log"
+                run: "echo started {{ target.name }} >> log; i=0; until [ -e go ]; do i=$((i+1)); [ $i -lt 1200 ] || exit 1; sleep 0.05; done; echo done {{ target.name }} >> log"
                 rollback: "echo undo {{ target.name }} >> log"
 
             """)
@@ -321,9 +323,11 @@ struct CrashResumeRollbackTests {
     }
 
     /// Starts `sluice apply`, sends `signals` times `signal` once the log holds `marker` (the
-    /// slow step started), and waits.
+    /// slow step started), and waits. With `release`, once the runner's standard error says it
+    /// (it handled the signals), creates `go` in the folder: a step waiting for it goes on.
     static func applyInterrupted(
-        _ folder: TemporaryFolder, signals: Int, signal: Int32 = SIGINT, after marker: String = "started web1"
+        _ folder: TemporaryFolder, signals: Int, signal: Int32 = SIGINT, after marker: String = "started web1",
+        releaseOnceStderrSays release: String? = nil
     ) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = SluiceBinary.executable
@@ -344,6 +348,10 @@ struct CrashResumeRollbackTests {
             kill(process.processIdentifier, signal)
             usleep(200_000)
         }
+        if let release {
+            for _ in 0..<3000 where process.isRunning && !read(folder, "apply.err").contains(release) { usleep(10_000) }
+            FileManager.default.createFile(atPath: folder.url.appendingPathComponent("go").path, contents: nil)
+        }
         process.waitUntilExit()
         return (process.terminationStatus, read(folder, "apply.out"), read(folder, "apply.err"))
     }
@@ -351,7 +359,7 @@ struct CrashResumeRollbackTests {
     @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
     func oneCtrlCOrSIGTERMLetsTheRunningStepFinishStartsNothingElseAndRollsBack(signal: Int32) throws {
         let folder = try Self.slowWorld()
-        let result = try Self.applyInterrupted(folder, signals: 1, signal: signal)
+        let result = try Self.applyInterrupted(folder, signals: 1, signal: signal, releaseOnceStderrSays: "stopping: no new step starts")
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stderr.contains("stopping: no new step starts"))
         #expect(Self.lines(folder) == ["pause", "started web1", "done web1", "undo web1", "resume"])

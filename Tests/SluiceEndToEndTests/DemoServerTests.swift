@@ -2,10 +2,11 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import SluiceTesting
 import Testing
 
 /// The quickstart's demo service (`sluice-demo`), a real HTTP server, answering from its state.
-@Suite("The quickstart's demo service, run as a program")
+@Suite("The quickstart's demo service, run as a program", .ownThread)
 struct DemoServerTests {
     static let executable = SluiceBinary.executable.deletingLastPathComponent().appendingPathComponent("sluice-demo")
 

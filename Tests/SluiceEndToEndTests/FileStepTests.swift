@@ -1,10 +1,11 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// The `file` step's promise, through the built binary: undo exactly what was done (content,
 /// owner, group, mode), change only what must change, never act through a path that can be
 /// swapped, validate in plan where apply validates.
-@Suite("File steps: exact, minimal and race-free")
+@Suite("File steps: exact, minimal and race-free", .ownThread)
 struct FileStepTests {
     /// One target whose `svc/app.conf` holds `version = 1`; the step writes `version = 2`,
     /// `reload` counts itself in `reloads`, and when `healthy` is false the health gate fails
@@ -225,8 +226,8 @@ struct FileStepTests {
     func aRacerWhoOwnsTheFolderCannotRedirectTheWrite() throws {
         // Given a folder owned by nobody, a root-owned victim elsewhere, and a racer running as
         // nobody that keeps renaming a link to the victim over Sluice's temporary names while
-        // validate (slowly) runs
-        let folder = try Self.world(validate: "sleep 1")
+        // validate runs (it waits until the racer has swapped its file, at most 30 s)
+        let folder = try Self.world(validate: "i=0; until [ -L {{ file }} ]; do i=$((i+1)); [ $i -lt 600 ] || break; sleep 0.05; done")
         let svc = folder.url.appendingPathComponent("svc").path
         let path = svc + "/app.conf"
         chown(svc, Self.nobody.uid, Self.nobody.gid)

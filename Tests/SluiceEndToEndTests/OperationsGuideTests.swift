@@ -1,8 +1,9 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// The example of docs/operations.md, run as the guide runs it, so that the guide stays true.
-@Suite("The operations guide's example, run as a program")
+@Suite("The operations guide's example, run as a program", .ownThread)
 struct OperationsGuideTests {
     @Test func theGuidesChangeIsApprovedAppliedAndRolledBack() throws {
         let folder = try TemporaryFolder()

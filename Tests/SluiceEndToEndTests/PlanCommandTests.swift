@@ -1,7 +1,8 @@
 import Foundation
+import SluiceTesting
 import Testing
 
-@Suite("sluice plan, run as a program")
+@Suite("sluice plan, run as a program", .ownThread)
 struct PlanCommandTests {
     /// A runbook whose every changing command would leave a marker file, and whose read-only
     /// commands leave one too, so a test can tell exactly what ran.

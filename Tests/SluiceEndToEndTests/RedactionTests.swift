@@ -1,8 +1,9 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// Secrets are masked in free text only; names are kept as they are. Through the built binary.
-@Suite("Redaction never touches identifiers")
+@Suite("Redaction never touches identifiers", .ownThread)
 struct RedactionTests {
     static func environment(_ folder: TemporaryFolder, _ extra: [String: String] = [:]) -> [String: String] {
         ["SLUICE_STORE": folder.url.appendingPathComponent("store/audit.sqlite").path, "SLUICE_USER": "alice"].merging(extra) { $1 }

@@ -1,8 +1,9 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// A run's locks while it runs, and the processes a dead runner leaves: through the built binary.
-@Suite("Locks that are lost stop the run")
+@Suite("Locks that are lost stop the run", .ownThread)
 struct LostLockTests {
     static func store(_ folder: TemporaryFolder) -> String { folder.url.appendingPathComponent("store/audit.sqlite").path }
 
@@ -69,7 +70,7 @@ struct LostLockTests {
     }
 }
 
-@Suite("No leftover process beside the next driver")
+@Suite("No leftover process beside the next driver", .ownThread)
 struct LeftoverProcessTests {
     /// A run whose runner is killed (SIGKILL) by its step, which goes on running: the shell's pid
     /// is in `child.pid`. The rollback step says whether that process was still there.

@@ -1,9 +1,10 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// What a run's record says about its stages, rollback and durations: through the built binary,
 /// read back from the store with sqlite3.
-@Suite("A run's record reads right")
+@Suite("A run's record reads right", .ownThread)
 struct RunRecordTests {
     static func store(_ folder: TemporaryFolder) -> String { folder.url.appendingPathComponent("store/audit.sqlite").path }
 
@@ -49,8 +50,10 @@ struct RunRecordTests {
             SELECT step || ' ' || duration_ms FROM events WHERE kind = 'step.finished' AND target = 'web1' AND step IN ('settle', 'up') ORDER BY seq
             """).split(separator: "\n").map { $0.split(separator: " ") }
         #expect(durations.map { String($0[0]) } == ["settle", "up"])
+        // Both are recorded, in whole milliseconds; that each is the step's own time (the wait,
+        // the probes) is shown on a manual clock by the engine's waitAndHealthStepsRecordHowLongTheyTook
         let milliseconds = durations.compactMap { Int($0[1]) }
-        #expect(milliseconds.count == 2 && milliseconds[0] >= 300 && milliseconds[1] >= 200, "\(durations)")
+        #expect(milliseconds.count == 2, "\(durations)")
     }
 
     @Test func showJSONAndExportUseSnakeCaseAndTypedValues() throws {
@@ -75,28 +78,37 @@ struct RunRecordTests {
     }
 
     @Test func runsTookIsTheRunnersTimeNotTheTimeUntilALateRollback() throws {
-        // Given a run that took about a second, whose events are then moved an hour back, as if
-        // it had been rolled back an hour after it finished
+        // Given a run whose events then say it took 1.5 s, on 1 March
         let folder = try TemporaryFolder()
         try folder.write("runbook.yaml", """
             sluice: 1
             id: took-test
             targets: [{ name: web1 }]
             steps:
-              - { name: deploy, run: "sleep 1", rollback: "true" }
+              - { name: deploy, run: "true", rollback: "true" }
 
             """)
         let environment = OneDriverTests.environment(folder)
         #expect(try SluiceBinary.run(["apply", "runbook.yaml", "--yes"], in: folder.url, environment: environment).status == 0)
         let run = try #require(try SQLiteShell.run(Self.store(folder), "SELECT id FROM runs").split(separator: "\n").first.map(String.init))
-        let shifted = "strftime('%Y-%m-%dT%H:%M:%fZ', time, '-1 hour')"
-        try SQLiteShell.run(Self.store(folder), "DROP TRIGGER events_are_append_only_update; UPDATE events SET time = \(shifted); UPDATE runs SET started_at = strftime('%Y-%m-%dT%H:%M:%fZ', started_at, '-1 hour')")
-        #expect(try SluiceBinary.run(["rollback", run, "--reason", "late"], in: folder.url, environment: environment).status == 0)
+        let applied = try SQLiteShell.run(Self.store(folder), "SELECT max(seq) FROM events")
+        try SQLiteShell.run(Self.store(folder), """
+            DROP TRIGGER events_are_append_only_update;
+            UPDATE events SET time = CASE kind WHEN 'run.finished' THEN '2026-03-01T08:00:01.500Z' ELSE '2026-03-01T08:00:00.000Z' END;
+            UPDATE runs SET started_at = '2026-03-01T08:00:00.000Z'
+            """)
 
-        // Then `runs` says it took seconds, not an hour
+        // When it is rolled back later, the rollback's own events then saying it took 0.5 s, an
+        // hour after the run
+        #expect(try SluiceBinary.run(["rollback", run, "--reason", "late"], in: folder.url, environment: environment).status == 0)
+        try SQLiteShell.run(Self.store(folder), """
+            UPDATE events SET time = CASE kind WHEN 'run.finished' THEN '2026-03-01T09:00:00.500Z' ELSE '2026-03-01T09:00:00.000Z' END WHERE seq > \(applied)
+            """)
+
+        // Then `runs` says it took the runners' 2 s, not the hour and more between them
         let runs = try SluiceBinary.run(["runs"], in: folder.url, environment: environment)
         let row = try #require(runs.stdout.split(separator: "\n").first { $0.contains(run) })
-        #expect(row.contains(" 1.") || row.contains(" 2."), "\(row)")
+        #expect(row.contains(" 2.0s "), "\(row)")
         #expect(!row.contains("1h"), "\(row)")
     }
 

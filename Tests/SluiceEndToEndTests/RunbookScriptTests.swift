@@ -1,7 +1,8 @@
 import Foundation
+import SluiceTesting
 import Testing
 
-@Suite("The example runbooks' own scripts")
+@Suite("The example runbooks' own scripts", .ownThread)
 struct RunbookScriptTests {
     /// Runbooks/lab/selftest.sh exercises every script that needs only a shell (holds, guards,
     /// the certificate counter, the demo service), each twice to prove it is safe to repeat.

@@ -1,7 +1,8 @@
 import Foundation
+import SluiceTesting
 import Testing
 
-@Suite("apply --plan refuses a stale plan, naming what changed")
+@Suite("apply --plan refuses a stale plan, naming what changed", .ownThread)
 struct SavedPlanTests {
     @Test(arguments: [
         ("runbook.yaml", "runbook runbook.yaml changed"),

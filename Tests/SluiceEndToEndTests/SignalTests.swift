@@ -1,9 +1,10 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// Signals an operator's shell sends a runner: a reader that goes away, a stop during a wait, a
 /// second Ctrl-C during a rollback. Through the built binary.
-@Suite("Signals that always stop, and never kill what must finish")
+@Suite("Signals that always stop, and never kill what must finish", .ownThread)
 struct SignalTests {
     static func store(_ folder: TemporaryFolder) -> String { folder.url.appendingPathComponent("store/audit.sqlite").path }
 
@@ -12,8 +13,10 @@ struct SignalTests {
             .split(separator: "\n").map(String.init)
     }
 
-    static func apply(_ folder: TemporaryFolder, signal: Int32, count: Int, after marker: String) throws -> (status: Int32, stdout: String, stderr: String) {
-        try CrashResumeRollbackTests.applyInterrupted(folder, signals: count, signal: signal, after: marker)
+    static func apply(
+        _ folder: TemporaryFolder, signal: Int32, count: Int, after marker: String, releaseOnceStderrSays release: String? = nil
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        try CrashResumeRollbackTests.applyInterrupted(folder, signals: count, signal: signal, after: marker, releaseOnceStderrSays: release)
     }
 
     @Test func aReaderThatGoesAwayNeverKillsTheRunner() throws {
@@ -75,7 +78,8 @@ struct SignalTests {
     }
 
     @Test func aSecondCtrlCDuringARollbackTerminatesNoRollbackCommand() throws {
-        // Given a step that fails at once and a slow rollback
+        // Given a step that fails at once and a rollback that runs until the test lets it go on
+        // (at most 60 s)
         let folder = try TemporaryFolder()
         try folder.write("runbook.yaml", """
             sluice: 1
@@ -84,12 +88,14 @@ struct SignalTests {
             steps:
               - name: deploy
                 run: "echo started >> log; exit 1"
-                rollback: "echo undoing >> log; sleep 1; echo undone >> log"
+                rollback: "echo undoing >> log; i=0; until [ -e go ]; do i=$((i+1)); [ $i -lt 1200 ] || exit 1; sleep 0.05; done; echo undone >> log"
 
             """)
 
-        // When Ctrl-C comes twice while the rollback command runs
-        let result = try Self.apply(folder, signal: SIGINT, count: 2, after: "undoing")
+        // When Ctrl-C comes twice while the rollback command runs, which goes on once the runner
+        // has answered the second
+        let result = try Self.apply(
+            folder, signal: SIGINT, count: 2, after: "undoing", releaseOnceStderrSays: "the rollback is under way: its commands are never terminated")
 
         // Then the rollback command ran to its end, once, and the operator was told why
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
@@ -98,7 +104,7 @@ struct SignalTests {
     }
 }
 
-@Suite("A store value with a scheme")
+@Suite("A store value with a scheme", .ownThread)
 struct StoreSchemeTests {
     @Test(arguments: [["--store", "postgres://ops:hunter2@db.example.net:5432/sluice"], []])
     func aSchemeThatIsNotSupportedIsRefusedWithoutCreatingAnythingOrPrintingThePassword(arguments: [String]) throws {
@@ -112,9 +118,10 @@ struct StoreSchemeTests {
     }
 }
 
-@Suite("One driver per run")
+@Suite("One driver per run", .ownThread)
 struct OneDriverTests {
-    /// A run whose runner was killed (SIGKILL) in its slow step, so the run is interrupted.
+    /// A run whose runner was killed (SIGKILL) in its slow step, so the run is interrupted; the
+    /// step's shell lingers (the next driver stops it) and never writes to the log.
     static func interruptedRun() throws -> (TemporaryFolder, String) {
         let folder = try TemporaryFolder()
         try folder.write("runbook.yaml", """
@@ -123,7 +130,7 @@ struct OneDriverTests {
             targets: [{ name: web1 }]
             steps:
               - name: slow
-                run: "[ -e killed ] || { touch killed; kill -9 $PPID; sleep 5; }; echo ran >> log; sleep 2"
+                run: "[ -e killed ] || { touch killed; kill -9 $PPID; sleep 300; exit 1; }; echo ran >> log; sleep 2"
                 rollback: "echo undone >> log"
 
             """)

@@ -1,9 +1,10 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// A runbook, a variable or a command's output that carries terminal control characters is shown
 /// with them escaped (`\e`, `\r`, `\x07`), so it cannot hide from the reviewer what runs.
-@Suite("Terminal safety, run as a program")
+@Suite("Terminal safety, run as a program", .ownThread)
 struct TerminalSafetyTests {
     /// A step whose command erases its own first half on a terminal: the reviewer of a raw plan
     /// would see `run: echo safe`, while `touch hidden-ran` is what runs (the rest is a comment). A second step prints

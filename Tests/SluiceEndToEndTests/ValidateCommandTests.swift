@@ -1,7 +1,8 @@
 import Foundation
+import SluiceTesting
 import Testing
 
-@Suite("sluice validate, run as a program")
+@Suite("sluice validate, run as a program", .ownThread)
 struct ValidateCommandTests {
     @Test func versionPrints() throws {
         let result = try SluiceBinary.run(["--version"])

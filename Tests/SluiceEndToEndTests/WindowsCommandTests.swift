@@ -1,7 +1,8 @@
 import Foundation
+import SluiceTesting
 import Testing
 
-@Suite("Windows, freezes and the shared calendar, run as a program")
+@Suite("Windows, freezes and the shared calendar, run as a program", .ownThread)
 struct WindowsCommandTests {
     static let weekendNights = """
         window: { days: [sat, sun], from: "01:00", to: "05:00", timezone: Europe/Amsterdam, cutoff: 15m }

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import SluiceCore
+import SluiceTestSupport
 import Testing
 @testable import SluiceExecution
 
@@ -55,7 +56,9 @@ struct NetworkHealthProberTests {
     }
 
     @Test func connectionRefusedIsUnhealthy() async throws {
-        let port = try await Self.closedPort()
+        let closed = try ClosedPort()
+        defer { withExtendedLifetime(closed) {} }
+        let port = closed.port
         let http = await prober.probe(ProbeRequest(probe: .http(url: "http://127.0.0.1:\(port)/ok")))
         #expect(http == ProbeResult(healthy: false, detail: "connection refused"))
         let tcp = await prober.probe(ProbeRequest(probe: .tcp(host: "127.0.0.1", port: port)))
@@ -95,11 +98,4 @@ struct NetworkHealthProberTests {
         #expect(!tooFew.healthy)
     }
 
-    /// A port on 127.0.0.1 with nothing listening: bound, then closed.
-    static func closedPort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 1
-        try await channel.close()
-        return port
-    }
 }

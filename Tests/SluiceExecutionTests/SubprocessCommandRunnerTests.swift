@@ -63,7 +63,8 @@ struct SubprocessCommandRunnerTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         // When it runs past its timeout
-        let result = await run("sh -c 'sleep 300' & echo $! > grandchild.pid; sleep 300", timeout: .milliseconds(500), killGrace: .seconds(2), in: folder.path)
+        // (a timeout long enough for the shell to start and write the pid on a busy machine)
+        let result = await run("sh -c 'sleep 300' & echo $! > grandchild.pid; sleep 300", timeout: .seconds(2), killGrace: .seconds(2), in: folder.path)
         // Then it is reported as timed out, and the grandchild is gone too
         #expect(result.termination == .timedOut)
         let pidText = try String(contentsOf: folder.appendingPathComponent("grandchild.pid"), encoding: .utf8)
@@ -72,7 +73,9 @@ struct SubprocessCommandRunnerTests {
     }
 
     @Test func aCommandIgnoringSIGTERMIsKilled() async {
-        let result = await run("trap '' TERM; echo waiting; while :; do sleep 1; done", timeout: .milliseconds(300), killGrace: .milliseconds(500))
+        // A timeout long enough for the shell to set its trap and print on a busy machine: before
+        // that, SIGTERM would end it and this would test nothing.
+        let result = await run("trap '' TERM; echo waiting; while :; do sleep 1; done", timeout: .seconds(2), killGrace: .milliseconds(500))
         #expect(result.termination == .timedOut)
         #expect(result.output == "waiting\n")
     }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import SluiceCore
 import SluiceTestSupport
+import SluiceTesting
 import Synchronization
 import Testing
 @testable import SluiceExecution
@@ -15,14 +16,6 @@ struct WebhookNotifierTests {
         WebhookMessage(
             runID: "r-20261121-080000-0001", runbook: "alma", actor: "alice", event: event, stage: target == nil ? nil : "canary",
             target: target, step: target == nil ? nil : "deploy", outcome: outcome, time: "2026-11-21T08:00:0\(seq).000Z", seq: seq)
-    }
-
-    /// A port on 127.0.0.1 where nothing listens: bound, then closed.
-    static func closedPort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 9
-        try await channel.close()
-        return port
     }
 
     final class Log: Sendable {
@@ -109,27 +102,34 @@ struct WebhookNotifierTests {
         #expect(await notifier.drain(clock: ContinuousClock()).isEmpty)
     }
 
-    @Test func aClosedPortFailsQuickly() async throws {
-        // Given a webhook on a port where nothing listens
-        let port = try await Self.closedPort()
+    @Test(.timeLimit(.minutes(1))) func aClosedPortFailsQuickly() async throws {
+        // Given a webhook on a port where every connection is refused, timing out after 5 s and
+        // retrying after 100 ms on a manual clock
+        let closed = try ClosedPort()
         let notifier = WebhookNotifier(
-            notify: [SluiceCore.Notification(webhook: "http://127.0.0.1:\(port)/hook", events: ["run.started", "run.finished"], location: Self.here)],
+            notify: [SluiceCore.Notification(webhook: "http://127.0.0.1:\(closed.port)/hook", events: ["run.started", "run.finished"], location: Self.here)],
             redactor: .none, timeout: .seconds(5), retryDelay: .milliseconds(100), log: { _ in })
-        let clock = ContinuousClock()
-        let started = clock.now
-        // When two events are sent and drained
+        let clock = ManualClock()
+        // When two events are sent and drained, the clock moved on only past each retry's delay
         notifier.send(Self.message("run.started", seq: 1))
         notifier.send(Self.message("run.finished", seq: 2))
-        let failures = await notifier.drain(clock: ContinuousClock())
-        // Then both failed after their retry, long before the timeout
+        async let drained = notifier.drain(clock: clock)
+        for _ in 1...2 {
+            try await clock.waitForSleeper(until: clock.now.advanced(by: .milliseconds(100)))
+            clock.advance(by: .milliseconds(100))
+        }
+        let failures = await drained
+        // Then both failed after their retry, long before the timeout: the drain needed the two
+        // retries' 200 ms of the clock and nothing more
         #expect(failures.map(\.event) == ["run.started", "run.finished"])
         #expect(failures.allSatisfy { $0.reason == "connection refused" && $0.attempts == 2 })
-        #expect(clock.now - started < .seconds(3))
+        #expect(clock.now.offset == .milliseconds(200))
+        withExtendedLifetime(closed) {}
     }
 
     struct RunFailed: Error {}
 
-    @Test func messagesGoOutWhileTheRunGoesOnAndTheRunsOwnErrorComesOutAfterTheDeliveries() async throws {
+    @Test(.timeLimit(.minutes(1))) func messagesGoOutWhileTheRunGoesOnAndTheRunsOwnErrorComesOutAfterTheDeliveries() async throws {
         // Given a webhook, and a run that sends run.started, goes on until the webhook has it,
         // then sends run.finished and fails
         let receiver = try await WebhookReceiver()
@@ -141,7 +141,7 @@ struct WebhookNotifierTests {
         await #expect(throws: RunFailed.self) {
             try await notifier.delivering(clock: ContinuousClock()) {
                 notifier.send(Self.message("run.started", seq: 1))
-                for _ in 0..<500 where receiver.requests().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+                await receiver.waitForRequests(1)
                 // Then the first message arrived while the run was still going on
                 #expect(receiver.messages().map { $0["event"] as? String } == ["run.started"])
                 notifier.send(Self.message("run.finished", seq: 2))
@@ -156,8 +156,9 @@ struct WebhookNotifierTests {
         #expect(receiver.requests().count == 2)
     }
 
-    @Test func aServerThatNeverAnswersIsAbandonedAtTheBoundWhileAnotherWebhookGetsEverything() async throws {
-        // Given one webhook that accepts and never answers, and one that works
+    @Test(.timeLimit(.minutes(1))) func aServerThatNeverAnswersIsAbandonedAtTheBoundWhileAnotherWebhookGetsEverything() async throws {
+        // Given one webhook that accepts and never answers, and one that works, with the bound
+        // on a manual clock
         let silent = try await WebhookReceiver(answers: [nil])
         let working = try await WebhookReceiver()
         let notifier = WebhookNotifier(
@@ -167,20 +168,32 @@ struct WebhookNotifierTests {
             ],
             redactor: .none, timeout: .milliseconds(400), retryDelay: .milliseconds(100), log: { _ in })
         #expect(notifier.drainBound == .milliseconds(900))
-        let clock = ContinuousClock()
+        let clock = ManualClock()
+        let bound = clock.now.advanced(by: notifier.drainBound)
 
         // When three events are sent and the run ends at once
         notifier.send(Self.message("run.started", seq: 1))
         notifier.send(Self.message("stage.finished", seq: 2))
         notifier.send(Self.message("run.finished", seq: 3))
-        let started = clock.now
-        let failures = await notifier.drain(clock: ContinuousClock())
-        let waited = clock.now - started
+        let ended = Mutex(false)
+        async let drained = { () async -> [WebhookFailure] in
+            let failures = await notifier.drain(clock: clock)
+            ended.withLock { $0 = true }
+            return failures
+        }()
 
-        // Then the drain gave up at its bound: the first event was tried twice and timed out
-        // (or was still in its retry), the others never went out; the working webhook got all three
-        #expect(waited >= .milliseconds(850))
-        #expect(waited < .milliseconds(2000))
+        // Then the working webhook got all three while the clock stood still, and the drain
+        // still waited, for its bound: the silent webhook's first attempt timed out (its client's
+        // own timeout) and its retry waits on the clock; nothing else waits but the bound
+        await working.waitForRequests(3)
+        let retry = clock.now.advanced(by: .milliseconds(100))
+        try await clock.waitForSleepers { $0 == [retry, bound] }
+        #expect(!ended.withLock { $0 })
+        // And once the clock reached the bound (and went no further), the drain gave up: the
+        // first event was tried and timed out (or was still in its retry), the others never went out
+        clock.advance(to: bound)
+        let failures = await drained
+        #expect(clock.now == bound)
         #expect(failures.map(\.event) == ["run.started", "stage.finished", "run.finished"])
         #expect(failures.allSatisfy { $0.webhook == "http://127.0.0.1:\(silent.port)" })
         #expect(failures.last?.attempts == 0)

@@ -1,10 +1,11 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// Runbooks/certificate-install.yaml against six nginx balancers in three data centres. The
 /// incident: a load balancer accepted more TLS certificates than its configuration allowed, and
 /// failed.
-@Suite("Integration: certificate-install (nginx with TLS, openssl)")
+@Suite("Integration: certificate-install (nginx with TLS, openssl)", .ownThread)
 struct CertificateInstallTests {
     static let balancers = ["lb-ams-1", "lb-ams-2", "lb-fra-1", "lb-fra-2", "lb-lon-1", "lb-lon-2"]
     static let names = ["loans.example.test", "portal.example.test"]

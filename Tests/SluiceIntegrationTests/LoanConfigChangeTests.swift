@@ -1,10 +1,11 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// Runbooks/loan-config-change.yaml against four nginx front ends and redis. The incident: a
 /// mistaken configuration took the loan service down, it was rolled back by hand, batch jobs were
 /// held during recovery, and the cache was refreshed a day late.
-@Suite("Integration: loan-config-change (nginx, redis)")
+@Suite("Integration: loan-config-change (nginx, redis)", .ownThread)
 struct LoanConfigChangeTests {
     static let targets = ["ap01-a", "ap01-b", "ap02-a", "ap02-b"]
     static let policyFile = "conf/locations/loan-policy.conf"

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 #if canImport(Glibc)
@@ -7,7 +8,7 @@ import Glibc
 
 /// Runbooks/mail-relay-fix.yaml against three nginx relay front ends and their queue folders. The
 /// incident: a mail relay's queue filled the disk and exhausted the database's connections.
-@Suite("Integration: mail-relay-fix (nginx, queue guards)")
+@Suite("Integration: mail-relay-fix (nginx, queue guards)", .ownThread)
 struct MailRelayFixTests {
     static let relays = ["relay-01", "relay-02", "relay-03"]
     static let relayConf = "conf/locations/mail-relay.conf"

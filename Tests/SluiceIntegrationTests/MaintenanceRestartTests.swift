@@ -1,10 +1,11 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// Runbooks/maintenance-restart.yaml against four nginx login instances. The incident: servers
 /// came back from planned maintenance with a broken login that nobody noticed until users could
 /// not log in.
-@Suite("Integration: maintenance-restart (nginx, a real login)")
+@Suite("Integration: maintenance-restart (nginx, a real login)", .ownThread)
 struct MaintenanceRestartTests {
     static let targets = ["auth-01", "auth-02", "auth-03", "auth-04"]
     /// The window is weekend nights in Amsterdam, with a year-end freeze: the tests run at any

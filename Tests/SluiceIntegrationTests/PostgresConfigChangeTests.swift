@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTesting
 import Testing
 
 /// Runbooks/postgres-config-change.yaml against a real PostgreSQL owned by `postgres`. The
@@ -7,7 +8,7 @@ import Testing
 /// rollback puts back exactly those and the old bytes (SPEC section 2).
 ///
 /// Runs as root (CI does): see ``PostgresLab``.
-@Suite("Integration: postgres-config-change (PostgreSQL)")
+@Suite("Integration: postgres-config-change (PostgreSQL)", .ownThread)
 struct PostgresConfigChangeTests {
     /// `postgres:postgres 0600` as numbers, the way postgresql.conf must stay.
     static func postgresOwned() throws -> String {

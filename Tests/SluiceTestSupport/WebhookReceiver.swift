@@ -23,14 +23,51 @@ public final class WebhookReceiver: Sendable {
     /// channel does not keep the receiver alive.
     final class Recording: Sendable {
         let received = Mutex<[Received]>([])
+        /// Tasks waiting for a number of requests, with that number, by a key of their own.
+        let waiting = Mutex<(next: Int, waiters: [Int: (count: Int, continuation: CheckedContinuation<Void, Never>)], cancelled: Set<Int>)>((0, [:], []))
         let answers: [Int?]
 
         init(answers: [Int?]) { self.answers = answers }
 
         func record(_ request: Received) -> Int? {
-            received.withLock { all in
+            let (answer, count) = received.withLock { all in
                 all.append(request)
-                return answers[min(all.count - 1, answers.count - 1)]
+                return (answers[min(all.count - 1, answers.count - 1)], all.count)
+            }
+            let ready = waiting.withLock { waiting in
+                let ready = waiting.waiters.filter { $0.value.count <= count }
+                for key in ready.keys { waiting.waiters.removeValue(forKey: key) }
+                return ready.values.map(\.continuation)
+            }
+            for continuation in ready { continuation.resume() }
+            return answer
+        }
+
+        /// Returns once `count` requests were received, or the waiting task is cancelled.
+        func wait(for count: Int) async {
+            let key = waiting.withLock { waiting in
+                defer { waiting.next += 1 }
+                return waiting.next
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    // Under `waiting`'s lock, so that a request recorded meanwhile cannot be missed.
+                    let ready = waiting.withLock { waiting -> Bool in
+                        if waiting.cancelled.remove(key) != nil || received.withLock({ $0.count }) >= count { return true }
+                        waiting.waiters[key] = (count, continuation)
+                        return false
+                    }
+                    if ready { continuation.resume() }
+                }
+            } onCancel: {
+                let waiter = waiting.withLock { waiting in
+                    guard let waiter = waiting.waiters.removeValue(forKey: key) else {
+                        waiting.cancelled.insert(key)
+                        return nil as CheckedContinuation<Void, Never>?
+                    }
+                    return waiter.continuation
+                }
+                waiter?.resume()
             }
         }
     }
@@ -57,6 +94,12 @@ public final class WebhookReceiver: Sendable {
     }
 
     deinit { channel.close(promise: nil) }
+
+    /// Returns once at least `count` requests were received, or the waiting task is cancelled
+    /// (a test's `.timeLimit`).
+    public func waitForRequests(_ count: Int) async {
+        await recording.wait(for: count)
+    }
 
     /// The bodies received so far, decoded as JSON objects.
     public func messages() -> [[String: Any]] {

@@ -1,10 +1,11 @@
 import Foundation
+import SluiceTesting
 import Testing
 @testable import SluiceCore
 
 /// Random damage to valid runbooks must never crash or hang the loader: every outcome is a
 /// runbook or diagnostics with positions inside the file.
-@Suite("Fuzzing the loader")
+@Suite("Fuzzing the loader", .ownThread(queued: false))
 struct RunbookFuzzTests {
     static let alphabet: [String] = [
         ":", "{", "}", "[", "]", "-", " ", "  ", "\n", "\t", "\"", "'", "#", "&a", "*a", "!", "|", ">", "%", "@", "`",

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -133,6 +134,12 @@ final class Lab: Sendable {
             for pid in leftovers where Self.isRunning(pid) { kill(pid, SIGKILL) }
         }
         try? FileManager.default.removeItem(at: root)
+        PortReservations.release(reservedPorts)
+    }
+
+    /// The ports this lab reserved (``PortReservations``), shifted.
+    private var reservedPorts: [Int] {
+        (Array(Self.documentedPorts.values) + Array(Self.documentedTLSPorts) + [Self.documentedRedisPort]).map { $0 + offset }
     }
 
     private func pidFiles() -> [String] {
@@ -174,7 +181,7 @@ final class Lab: Sendable {
         let ports = Array(documentedPorts.values) + Array(documentedTLSPorts) + [documentedRedisPort]
         for _ in 0..<50 {
             let offset = Int.random(in: 1_000...23_000)
-            if ports.allSatisfy({ isFree($0 + offset) }) { return offset }
+            if PortReservations.reserve(ports.map { $0 + offset }) { return offset }
         }
         throw LabError("found no port offset at which the lab's \(ports.count) ports are all free on 127.0.0.1")
     }
@@ -354,6 +361,27 @@ final class Lab: Sendable {
             text += String(decoding: data, as: UTF8.self)
         }
         return text + (try sluice(["audit", "export"])).stdout
+    }
+}
+
+/// The ports the labs of this test process hold. Labs start at the same time when the tests run
+/// in parallel, and each checks only that a port is free now, before its services bind it: two
+/// labs must not pick the same (or overlapping) ports in that moment.
+enum PortReservations {
+    private static let held = Mutex<Set<Int>>([])
+
+    /// Reserves `ports` when no other lab of this process holds any of them and each is free on
+    /// 127.0.0.1 now; returns whether it did.
+    static func reserve(_ ports: [Int]) -> Bool {
+        held.withLock { held in
+            guard ports.allSatisfy({ !held.contains($0) && Lab.isFree($0) }) else { return false }
+            held.formUnion(ports)
+            return true
+        }
+    }
+
+    static func release(_ ports: [Int]) {
+        held.withLock { $0.subtract(ports) }
     }
 }
 

@@ -82,6 +82,7 @@ final class PostgresLab: Sendable {
             if Lab.isRunning(pid) { kill(pid, SIGKILL) }
         }
         try? FileManager.default.removeItem(at: root)
+        PortReservations.release([port])
     }
 
     // MARK: The copied runbook
@@ -207,7 +208,7 @@ final class PostgresLab: Sendable {
     static func freePort() throws -> Int {
         for _ in 0..<50 {
             let port = Int.random(in: 15_000...32_000)
-            if Lab.isFree(port) { return port }
+            if PortReservations.reserve([port]) { return port }
         }
         throw LabError("found no free port on 127.0.0.1")
     }
