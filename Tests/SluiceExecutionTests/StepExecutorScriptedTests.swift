@@ -148,7 +148,10 @@ struct StepExecutorScriptedTests {
                 run: deploy
 
             """)[0]
-        step.command = nil
+        // The plan read back without its executable part.
+        guard case .run(var command) = step.action else { Issue.record("a run step"); return }
+        command.executable = nil
+        step.action = .run(command)
         #expect(await run(step) == StepOutcome(succeeded: false, detail: "nothing to run: the plan holds no command for this step"))
     }
 
