@@ -120,8 +120,13 @@ struct StoreSchemeTests {
 
 @Suite("One driver per run", .ownThread)
 struct OneDriverTests {
+    /// Waits until the test creates `go` in the folder, at most 60 s: a driver of the run goes on
+    /// driving until the test lets it.
+    static let untilGo = "i=0; until [ -e go ]; do i=$((i+1)); [ $i -lt 1200 ] || exit 1; sleep 0.05; done"
+
     /// A run whose runner was killed (SIGKILL) in its slow step, so the run is interrupted; the
-    /// step's shell lingers (the next driver stops it) and never writes to the log.
+    /// step's shell lingers (the next driver stops it) and never writes to the log. Run again, or
+    /// undone, the step waits for `go` (``untilGo``).
     static func interruptedRun() throws -> (TemporaryFolder, String) {
         let folder = try TemporaryFolder()
         try folder.write("runbook.yaml", """
@@ -130,8 +135,8 @@ struct OneDriverTests {
             targets: [{ name: web1 }]
             steps:
               - name: slow
-                run: "[ -e killed ] || { touch killed; kill -9 $PPID; sleep 300; exit 1; }; echo ran >> log; sleep 2"
-                rollback: "echo undone >> log"
+                run: "[ -e killed ] || { touch killed; kill -9 $PPID; sleep 300; exit 1; }; echo ran >> log; \(Self.untilGo)"
+                rollback: "echo undone >> log; \(Self.untilGo)"
 
             """)
         let applied = try SluiceBinary.run(["apply", "runbook.yaml", "--yes"], in: folder.url, environment: environment(folder))
@@ -173,6 +178,10 @@ struct OneDriverTests {
         let (folder, run) = try Self.interruptedRun()
         let first = try Self.start(["resume", run, "--yes"], in: folder, name: "first")
         let other = try Self.start([second[0], run] + second.dropFirst(), in: folder, name: "second")
+        // The one that drives goes on until `go`: it still drives when the other asks, however
+        // late that one starts. Once one of them has ended (the refused one), the driver may finish.
+        for _ in 0..<6000 where first.isRunning && other.isRunning { usleep(10_000) }
+        FileManager.default.createFile(atPath: folder.url.appendingPathComponent("go").path, contents: nil)
         first.waitUntilExit()
         other.waitUntilExit()
 

@@ -227,6 +227,23 @@ struct ManualClockTests {
         try await sleeper.value
     }
 
+    @Test func aWaiterIsAnsweredWhenASleeperLeavesToo() async throws {
+        // Given sleepers until 1 s and 2 s, and a test waiting until only the first is left
+        let clock = ManualClock()
+        let first = Task { try await clock.sleep(for: .seconds(1)) }
+        let second = Task { try await clock.sleep(for: .seconds(2)) }
+        try await clock.waitForSleepers(2)
+        let waiting = Task { try await clock.waitForSleepers { $0 == [Instant(offset: .seconds(1))] } }
+
+        // When the second is cancelled, the waiter is answered: no sleeper came, one left
+        second.cancel()
+        try await waiting.value
+        #expect(clock.deadlines == [Instant(offset: .seconds(1))])
+        _ = try? await second.value
+        clock.advance(by: .seconds(1))
+        try await first.value
+    }
+
     @Test func waitForSleepersReturnsOnceEnoughTasksSleep() async throws {
         let clock = ManualClock()
         let first = Task { try await clock.sleep(for: .seconds(1)) }
