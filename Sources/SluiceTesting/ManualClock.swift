@@ -196,6 +196,9 @@ public final class ManualClock: Clock, Sendable {
         state.withLock { _ = $0.cancelledEarly.remove(key) }
     }
 
+    /// How many tasks wait in ``waitForSleepers(where:)`` now, for the clock's own tests.
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
+
     // MARK: Helpers
 
     private static func wakeOrder(_ left: Sleeper, _ right: Sleeper) -> Bool {

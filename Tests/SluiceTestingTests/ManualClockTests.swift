@@ -1,6 +1,6 @@
 import Synchronization
 import Testing
-import SluiceTesting
+@testable import SluiceTesting
 
 @Suite("The manual clock", .timeLimit(.minutes(1)))
 struct ManualClockTests {
@@ -234,6 +234,7 @@ struct ManualClockTests {
         let second = Task { try await clock.sleep(for: .seconds(2)) }
         try await clock.waitForSleepers(2)
         let waiting = Task { try await clock.waitForSleepers { $0 == [Instant(offset: .seconds(1))] } }
+        while clock.waiterCount == 0 { await Task.yield() }
 
         // When the second is cancelled, the waiter is answered: no sleeper came, one left
         second.cancel()
