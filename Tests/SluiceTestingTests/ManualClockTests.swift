@@ -233,12 +233,12 @@ struct ManualClockTests {
         let first = Task { try await clock.sleep(for: .seconds(1)) }
         let second = Task { try await clock.sleep(for: .seconds(2)) }
         try await clock.waitForSleepers(2)
-        let waiting = Task { try await clock.waitForSleepers { $0 == [Instant(offset: .seconds(1))] } }
+        async let waited: Void = clock.waitForSleepers { $0 == [Instant(offset: .seconds(1))] }
         while clock.waiterCount == 0 { await Task.yield() }
 
         // When the second is cancelled, the waiter is answered: no sleeper came, one left
         second.cancel()
-        try await waiting.value
+        try await waited
         #expect(clock.deadlines == [Instant(offset: .seconds(1))])
         _ = try? await second.value
         clock.advance(by: .seconds(1))
