@@ -14,6 +14,9 @@ fi
 Scripts/integration-setup.sh || echo "test.sh: Scripts/integration-setup.sh failed; the integration tests will fail" >&2
 
 swift build --build-tests
-# One test at a time: the tests use real processes, real timeouts, real servers and fsync, and on
-# a 2-core machine tests that wait on child processes would starve the timers of the others.
-swift test --skip-build --no-parallel "$@"
+# In parallel. The engine's tests run on fakes and a manual clock (SluiceTesting), so no test
+# waits for real time or asserts on it. The tests that start processes (the binary, nginx,
+# PostgreSQL) carry `.ownThread`: each blocks a thread of its own, not one of the pool's few, so
+# they cannot starve the timers of the others, and at most three per core of them run at once
+# (SLUICE_TEST_WIDTH changes that).
+swift test --skip-build "$@"

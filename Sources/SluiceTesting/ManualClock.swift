@@ -95,15 +95,17 @@ public final class ManualClock: Clock, Sendable {
                 }
             }
         } onCancel: {
-            let sleeper = state.withLock { state -> Sleeper? in
+            let (sleeper, ready) = state.withLock { state -> (Sleeper?, [Waiter]) in
                 guard let sleeper = state.sleepers.removeValue(forKey: sequence) else {
                     // Not asleep yet (it is about to be: it must not), or woken already.
                     state.cancelledEarly.insert(sequence)
-                    return nil
+                    return (nil, [])
                 }
-                return sleeper
+                // One sleeper fewer may be what a waiter waits for.
+                return (sleeper, Self.takeSatisfiedWaiters(&state))
             }
             sleeper?.continuation.resume(throwing: CancellationError())
+            for waiter in ready { waiter.continuation.resume() }
         }
         // A sleeper woken by an advance before its cancellation ran leaves a stale mark behind.
         state.withLock { _ = $0.cancelledEarly.remove(sequence) }
@@ -117,7 +119,7 @@ public final class ManualClock: Clock, Sendable {
             state.now = state.now.advanced(by: duration)
             return Self.takeDue(&state)
         }
-        for sleeper in woken { sleeper.continuation.resume() }
+        wake(woken)
     }
 
     /// Moves the time on to `instant` (not before ``now``) and wakes every sleeper whose deadline
@@ -129,20 +131,20 @@ public final class ManualClock: Clock, Sendable {
             state.now = instant
             return Self.takeDue(&state)
         }
-        for sleeper in woken { sleeper.continuation.resume() }
+        wake(woken)
     }
 
     /// Moves the time to the earliest sleeper's deadline and wakes the sleepers due then; returns
     /// false, changing nothing, when no task sleeps on the clock.
     @discardableResult
     public func advanceToNextDeadline() -> Bool {
-        let woken = state.withLock { state -> [Sleeper] in
-            guard let first = state.sleepers.values.min(by: Self.wakeOrder) else { return [] }
+        let woken = state.withLock { state -> ([Sleeper], [Waiter]) in
+            guard let first = state.sleepers.values.min(by: Self.wakeOrder) else { return ([], []) }
             state.now = max(state.now, first.deadline)
             return Self.takeDue(&state)
         }
-        for sleeper in woken { sleeper.continuation.resume() }
-        return !woken.isEmpty
+        wake(woken)
+        return !woken.0.isEmpty
     }
 
     /// Returns once at least `count` tasks sleep on the clock (at once if they do already): for a
@@ -194,18 +196,28 @@ public final class ManualClock: Clock, Sendable {
         state.withLock { _ = $0.cancelledEarly.remove(key) }
     }
 
+    /// How many tasks wait in ``waitForSleepers(where:)`` now, for the clock's own tests.
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
+
     // MARK: Helpers
 
     private static func wakeOrder(_ left: Sleeper, _ right: Sleeper) -> Bool {
         (left.deadline, left.sequence) < (right.deadline, right.sequence)
     }
 
-    /// Removes and returns the sleepers due at the state's time, in wake order.
-    private static func takeDue(_ state: inout State) -> [Sleeper] {
+    /// Removes and returns the sleepers due at the state's time, in wake order, and the waiters
+    /// the sleepers left then satisfy.
+    private static func takeDue(_ state: inout State) -> ([Sleeper], [Waiter]) {
         let now = state.now
         let due = state.sleepers.values.filter { $0.deadline <= now }.sorted(by: wakeOrder)
         for sleeper in due { state.sleepers.removeValue(forKey: sleeper.sequence) }
-        return due
+        return (due, due.isEmpty ? [] : takeSatisfiedWaiters(&state))
+    }
+
+    /// Wakes the sleepers due (in wake order), then the waiters satisfied, outside the lock.
+    private func wake(_ woken: ([Sleeper], [Waiter])) {
+        for sleeper in woken.0 { sleeper.continuation.resume() }
+        for waiter in woken.1 { waiter.continuation.resume() }
     }
 
     private static func deadlines(_ state: State) -> [Instant] {

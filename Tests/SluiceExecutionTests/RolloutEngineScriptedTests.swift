@@ -81,6 +81,50 @@ struct RolloutEngineScriptedTests {
         #expect(world.recorder.events.filter { $0.kind.rawValue == "step.finished" && $0.step == "deploy" }.map(\.duration) == Array(repeating: .seconds(10), count: 3))
     }
 
+    @Test func aSmallRunRecordsExactlyTheseEventsAndRunsExactlyTheseCommands() async throws {
+        // Given one target behind a hold and a preflight check, with a deploy that fails once and
+        // takes 4 s the second time, and a health check
+        let world = ScriptedWorld()
+        world.transport.on("deploy", .exit(1, output: "busy\n"), then: .exit(0, output: "deployed\n", takes: .seconds(4)))
+        let plan = try world.plan("""
+            sluice: 1
+            id: small
+            targets: [{ name: web1 }]
+            holds:
+              - { name: batch, pause: "pause batch", resume: "resume batch" }
+            preflight:
+              - { name: disk, run: "check disk" }
+            steps:
+              - name: deploy
+                run: "deploy {{ target.name }}"
+                retries: 1
+                retry_delay: 2s
+              - name: healthy
+                health: { command: "health {{ target.name }}", attempts: 1 }
+
+            """)
+
+        // When the run goes
+        let result = await world.run(plan)
+
+        // Then these events, in this order (preflight before the hold is paused), and these
+        // commands, at these times
+        #expect(result == RolloutMachine.RunResult(outcome: .succeeded))
+        #expect(world.events() == [
+            "preflight.finished web1 disk", "hold.paused batch", "stage.started", "step.started web1 deploy",
+            "step.finished web1 deploy", "step.started web1 healthy", "step.finished web1 healthy", "stage.finished",
+            "hold.resumed batch",
+        ])
+        #expect(world.transport.ran.map { "\($0.at ?? .zero) \($0.text)" } == [
+            "0.0 seconds check disk", "0.0 seconds pause batch", "0.0 seconds deploy web1", "2.0 seconds deploy web1",
+            "6.0 seconds health web1", "6.0 seconds resume batch",
+        ])
+        let deploy = try #require(world.recorder.events.first { $0.kind.rawValue == "step.finished" && $0.step == "deploy" })
+        #expect(deploy.detail == ["result": "exited with status 0 on attempt 2", "output": "deployed\n"])
+        #expect(deploy.duration == .seconds(6))
+        #expect(deploy.exitCode == 0)
+    }
+
     @Test func eachCommandRunsThroughItsTargetsTransportWithTheRunsVariables() async throws {
         // Given a transport per target, and the runner's own for the holds
         let world = Self.threeTargetWorld()

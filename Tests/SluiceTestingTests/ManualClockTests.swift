@@ -1,6 +1,6 @@
 import Synchronization
 import Testing
-import SluiceTesting
+@testable import SluiceTesting
 
 @Suite("The manual clock", .timeLimit(.minutes(1)))
 struct ManualClockTests {
@@ -225,6 +225,24 @@ struct ManualClockTests {
         #expect(clock.deadlines == [Instant(offset: .seconds(3))])
         clock.advance(by: .seconds(2))
         try await sleeper.value
+    }
+
+    @Test func aWaiterIsAnsweredWhenASleeperLeavesToo() async throws {
+        // Given sleepers until 1 s and 2 s, and a test waiting until only the first is left
+        let clock = ManualClock()
+        let first = Task { try await clock.sleep(for: .seconds(1)) }
+        let second = Task { try await clock.sleep(for: .seconds(2)) }
+        try await clock.waitForSleepers(2)
+        async let waited: Void = clock.waitForSleepers { $0 == [Instant(offset: .seconds(1))] }
+        while clock.waiterCount == 0 { await Task.yield() }
+
+        // When the second is cancelled, the waiter is answered: no sleeper came, one left
+        second.cancel()
+        try await waited
+        #expect(clock.deadlines == [Instant(offset: .seconds(1))])
+        _ = try? await second.value
+        clock.advance(by: .seconds(1))
+        try await first.value
     }
 
     @Test func waitForSleepersReturnsOnceEnoughTasksSleep() async throws {
