@@ -90,6 +90,9 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // Helper for the SSH transport's tests: runs one command over SSH until a test kills it
+        // with SIGKILL, to show that a killed runner leaves nothing running on the host.
+        .executableTarget(name: "sluice-ssh-probe", dependencies: ["SluiceCore", "SluiceExecution"]),
         // What several test targets use: a real webhook receiver on 127.0.0.1.
         .target(
             name: "SluiceTestSupport",
@@ -101,7 +104,7 @@ let package = Package(
             path: "Tests/SluiceTestSupport"
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTestSupport", "sluice-ssh-probe"]),
         .testTarget(
             name: "SluiceAuditTests",
             dependencies: [
