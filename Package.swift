@@ -104,6 +104,9 @@ let package = Package(
             name: "SluiceTesting",
             dependencies: ["SluiceCore", "SluiceExecution"]
         ),
+        // Helper for the SSH transport's tests: runs one command over SSH until a test kills it
+        // with SIGKILL, to show that a killed runner leaves nothing running on the host.
+        .executableTarget(name: "sluice-ssh-probe", dependencies: ["SluiceCore", "SluiceExecution"]),
         // What several test targets use: a real webhook receiver on 127.0.0.1.
         .target(
             name: "SluiceTestSupport",
@@ -115,7 +118,7 @@ let package = Package(
             path: "Tests/SluiceTestSupport"
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceTesting"]),
-        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTesting", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceExecutionTests", dependencies: ["SluiceExecution", "SluiceTesting", "SluiceTestSupport", "sluice-ssh-probe"]),
         .testTarget(name: "SluiceTestingTests", dependencies: ["SluiceTesting"]),
         .testTarget(name: "SluiceRunsTests", dependencies: ["SluiceRuns", "SluiceAudit", "SluiceExecution", "SluiceCore", "SluiceTesting"]),
         .testTarget(

@@ -9,6 +9,16 @@ if [ ! -f /usr/include/sqlite3.h ]; then
     if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libsqlite3-dev; else sudo apt-get install -y libsqlite3-dev; fi
 fi
 
+# The SSH transport's tests start a real sshd on 127.0.0.1 (their own keys and config, a
+# dedicated user `sluice-ssh-test` that the tests create when missing) and check `become` with
+# sudo: install openssh-server and sudo when missing. The tests need root, as sshd does.
+for need in /usr/sbin/sshd:openssh-server /usr/bin/sudo:sudo; do
+    if [ ! -x "${need%%:*}" ]; then
+        echo "test.sh: installing ${need#*:} (for the SSH transport's tests)" >&2
+        if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need#*:}"; else sudo apt-get install -y "${need#*:}"; fi
+    fi
+done
+
 # The integration tests run the example runbooks against real nginx and redis: install them when
 # missing. A failure here does not stop the other tests; the integration tests then fail, saying why.
 Scripts/integration-setup.sh || echo "test.sh: Scripts/integration-setup.sh failed; the integration tests will fail" >&2

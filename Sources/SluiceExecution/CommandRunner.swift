@@ -59,6 +59,10 @@ public struct CommandResult: Sendable, Equatable {
         case timedOut
         /// Never ran: the program was missing, not executable, or the folder did not exist.
         case failedToStart(String)
+        /// The connection to the target's host failed (over SSH: ssh's own exit status 255, or
+        /// the ssh client died), with ssh's reason: not the command's status, which is unknown.
+        /// A local command never ends this way.
+        case connectionFailed(String)
 
         /// The ending in words, as step events and the display show it.
         public var description: String {
@@ -67,6 +71,7 @@ public struct CommandResult: Sendable, Equatable {
             case .signalled(let signal): "killed by signal \(signal)"
             case .timedOut: "timed out"
             case .failedToStart(let reason): "could not start: \(reason)"
+            case .connectionFailed(let reason): "connection failed: \(reason)"
             }
         }
     }
