@@ -107,10 +107,11 @@ let package = Package(
         // Helper for the SSH transport's tests: runs one command over SSH until a test kills it
         // with SIGKILL, to show that a killed runner leaves nothing running on the host.
         .executableTarget(name: "sluice-ssh-probe", dependencies: ["SluiceCore", "SluiceExecution"]),
-        // What several test targets use: a real webhook receiver on 127.0.0.1.
+        // What several test targets use: a real webhook receiver and a real sshd on 127.0.0.1.
         .target(
             name: "SluiceTestSupport",
             dependencies: [
+                "SluiceExecution",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

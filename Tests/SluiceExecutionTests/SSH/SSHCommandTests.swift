@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import Synchronization
+import SluiceTestSupport
 import Testing
 @testable import SluiceExecution
 

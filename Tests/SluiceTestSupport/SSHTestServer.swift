@@ -1,6 +1,6 @@
 import Foundation
-import Testing
-@testable import SluiceExecution
+import Synchronization
+import SluiceExecution
 
 /// A real OpenSSH server on 127.0.0.1 for one test, logging in the dedicated non-root user
 /// `sluice-ssh-test`, so that what ran on the "host" is told apart from what ran in the test.
@@ -14,33 +14,39 @@ import Testing
 /// harness lets the user run anything as root without a password, in a sudoers.d file of its
 /// own, removed at the end. ``with(maxSessions:sudo:_:)`` always stops the server, kills
 /// whatever the test user still runs, and removes the folder, even when the test fails.
-final class SSHTestServer: Sendable {
-    static let user = "sluice-ssh-test"
-    static let sshd = "/usr/sbin/sshd"
+public final class SSHTestServer: Sendable {
+    public static let user = "sluice-ssh-test"
+    public static let sshd = "/usr/sbin/sshd"
 
-    let folder: String
-    let port: Int
-    let userID: uid_t
+    public let folder: String
+    public let port: Int
+    public let userID: uid_t
     /// The test user's own group.
-    var groupID: gid_t { getpwuid(userID)?.pointee.pw_gid ?? gid_t(userID) }
+    public var groupID: gid_t { getpwuid(userID)?.pointee.pw_gid ?? gid_t(userID) }
     private let sshdProcess: SpawnedProcess
     private let sudoers: String?
 
     /// How tests reach the server.
-    var destination: SSHDestination {
+    public var destination: SSHDestination {
         SSHDestination(
             host: "127.0.0.1", user: Self.user, port: port, identity: folder + "/client_key", configFile: folder + "/ssh_config",
             knownHostsFile: folder + "/known_hosts")
     }
 
     /// The server's log (`sshd -e`): one "Accepted publickey" line per login.
-    var log: String { (try? String(contentsOfFile: folder + "/sshd.log", encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOfFile: folder + "/sshd.log", encoding: .utf8)) ?? "" }
 
     /// Logins so far.
-    var logins: Int { log.components(separatedBy: "Accepted publickey for \(Self.user)").count - 1 }
+    public var logins: Int { log.components(separatedBy: "Accepted publickey for \(Self.user)").count - 1 }
 
     /// Runs `body` with a fresh server, and stops it afterwards whatever happened.
-    static func with<T>(maxSessions: Int = 10, sudo: Bool = false, _ body: (SSHTestServer) async throws -> T) async throws -> T {
+    ///
+    /// One server at a time in the test process: the suites that use one run beside each other,
+    /// and ``stop()`` kills whatever the test user runs and removes its run folders, which
+    /// would be another test's.
+    public static func with<T>(maxSessions: Int = 10, sudo: Bool = false, _ body: (SSHTestServer) async throws -> T) async throws -> T {
+        await turns.take()
+        defer { turns.give() }
         let server = try await start(maxSessions: maxSessions, sudo: sudo)
         do {
             let result = try await body(server)
@@ -51,6 +57,8 @@ final class SSHTestServer: Sendable {
             throw error
         }
     }
+
+    private static let turns = Turns()
 
     private init(folder: String, port: Int, userID: uid_t, sshdProcess: SpawnedProcess, sudoers: String?) {
         self.folder = folder
@@ -115,7 +123,7 @@ final class SSHTestServer: Sendable {
 
     /// Stops sshd and everything its sessions left, kills what the test user still runs,
     /// and removes the harness's files. Safe to call twice.
-    func stop() async {
+    public func stop() async {
         await stopServer()
         if let sudoers { unlink(sudoers) }
         for pid in Self.processes(where: { $0.uid == userID }) { kill(pid, SIGKILL) }
@@ -131,7 +139,7 @@ final class SSHTestServer: Sendable {
 
     /// Ends sshd and every session it serves, so that open connections drop and new ones are
     /// refused: a host gone away.
-    func stopServer() async {
+    public func stopServer() async {
         let sshdPID = sshdProcess.pid
         var sessions = Self.processes { $0.parent == sshdPID }
         kill(sshdPID, SIGTERM)
@@ -147,15 +155,15 @@ final class SSHTestServer: Sendable {
     // MARK: Looking at the host
 
     /// A process's parent, owner and command line, from /proc.
-    struct HostProcess {
-        var pid: pid_t
-        var parent: pid_t
-        var uid: uid_t
-        var command: String
+    public struct HostProcess {
+        public var pid: pid_t
+        public var parent: pid_t
+        public var uid: uid_t
+        public var command: String
     }
 
     /// The live processes (not zombies) matching `filter`.
-    static func processes(where filter: (HostProcess) -> Bool) -> [pid_t] {
+    public static func processes(where filter: (HostProcess) -> Bool) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { pid_t($0) }.compactMap { pid -> pid_t? in
             guard let line = FileManager.default.contents(atPath: "/proc/\(pid)/stat").map({ String(decoding: $0, as: UTF8.self) }),
@@ -173,28 +181,28 @@ final class SSHTestServer: Sendable {
 
     /// The processes "on the host" whose command line contains `marker`: everything but the
     /// local ssh clients, whose own command line carries the remote one.
-    static func remote(_ marker: String) -> [pid_t] {
+    public static func remote(_ marker: String) -> [pid_t] {
         processes { $0.command.contains(marker) && !$0.command.hasPrefix("/usr/bin/ssh ") }
     }
 
     /// The ControlMaster processes whose sockets are in `folder`.
-    static func masters(in folder: String) -> [pid_t] {
+    public static func masters(in folder: String) -> [pid_t] {
         processes { $0.command.hasPrefix("/usr/bin/ssh ") && $0.command.contains("ControlMaster=yes") && $0.command.contains(folder) }
     }
 
     /// Every process (watchers, masters, clients) that names `folder`.
-    static func naming(_ folder: String) -> [pid_t] {
+    public static func naming(_ folder: String) -> [pid_t] {
         processes { $0.command.contains(folder) }
     }
 
     /// The local ssh clients whose command line contains `marker`.
-    static func clients(_ marker: String) -> [pid_t] {
+    public static func clients(_ marker: String) -> [pid_t] {
         processes { $0.command.contains(marker) && $0.command.hasPrefix("/usr/bin/ssh ") }
     }
 
     /// Waits (up to `limit`, polling) until `condition` holds; whether it did. Not a timing
     /// assertion: the limit only bounds a test that would otherwise hang.
-    static func eventually(within limit: Duration = .seconds(20), _ condition: () -> Bool) async -> Bool {
+    public static func eventually(within limit: Duration = .seconds(20), _ condition: () -> Bool) async -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: limit)
         while clock.now < deadline {
@@ -218,7 +226,7 @@ final class SSHTestServer: Sendable {
 
     /// Runs a setup program to its end (see ``SpawnedProcess/run(_:_:)``).
     @discardableResult
-    static func run(_ program: String, _ arguments: [String]) async throws -> String {
+    public static func run(_ program: String, _ arguments: [String]) async throws -> String {
         try await SpawnedProcess.run(program, arguments)
     }
 
@@ -239,40 +247,34 @@ final class SSHTestServer: Sendable {
 }
 
 /// Why the harness could not start.
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
-/// One test's world over SSH: a fresh server, the run's connections, a transport to the host.
-struct SSHWorld {
-    let server: SSHTestServer
-    let connections: SSHConnections
-    let transport: SSHTransport
 
-    /// Runs `body` in a fresh world and ends it (connections closed, server stopped) whatever
-    /// happened.
-    static func with<T>(
-        maxSessions: Int = 10, sudo: Bool = false, settings: SSHSettings = SSHSettings(), base: String = "/tmp",
-        _ body: (SSHWorld) async throws -> T
-    ) async throws -> T {
-        try await SSHTestServer.with(maxSessions: maxSessions, sudo: sudo) { server in
-            let connections = try SSHConnections(runID: "r-test-\(UUID().uuidString.prefix(8).lowercased())", base: base, settings: settings)
-            let world = SSHWorld(server: server, connections: connections, transport: SSHTransport(destination: server.destination, connections: connections))
-            do {
-                let result = try await body(world)
-                await connections.close()
-                return result
-            } catch {
-                await connections.close()
-                throw error
+/// One holder at a time, the others waiting in order: a lock that an async test can hold
+/// across its awaits without blocking a thread.
+final class Turns: Sendable {
+    private let state = Mutex<(held: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func take() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.held { state.waiting.append(waiter); return false }
+                state.held = true
+                return true
             }
+            if now { waiter.resume() }
         }
     }
 
-    /// A transport to the same server reached as `destination`.
-    func transport(_ destination: SSHDestination) -> SSHTransport { SSHTransport(destination: destination, connections: connections) }
-
-    /// A marker for the command line of a test's remote processes: a `sleep` that no one else runs.
-    static func marker() -> String { "98\(Int.random(in: 1_000_000...9_999_999)).5" }
+    /// Hands the turn to the next waiter, or frees it.
+    func give() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiting.isEmpty { state.held = false; return nil }
+            return state.waiting.removeFirst()
+        }
+        next?.resume()
+    }
 }

@@ -5,12 +5,12 @@ import Foundation
 /// Not Foundation's `Process`: once swift-subprocess's monitor runs in the test process,
 /// `Process.waitUntilExit()` was seen never to return for a child that had long exited (a
 /// zombie nobody reaped), hanging the test.
-struct SpawnedProcess: Sendable {
-    let pid: pid_t
+public struct SpawnedProcess: Sendable {
+    public let pid: pid_t
 
     /// Starts `program` with `arguments`, standard input from /dev/null, standard output and
     /// error appended to `output` (or /dev/null).
-    static func start(_ program: String, _ arguments: [String], output: String? = nil) throws -> SpawnedProcess {
+    public static func start(_ program: String, _ arguments: [String], output: String? = nil) throws -> SpawnedProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -35,7 +35,7 @@ struct SpawnedProcess: Sendable {
 
     /// Runs `program` to its end; its output, or an error with it when it failed.
     @discardableResult
-    static func run(_ program: String, _ arguments: [String]) async throws -> String {
+    public static func run(_ program: String, _ arguments: [String]) async throws -> String {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-harness-\(UUID().uuidString).log").path
         defer { unlink(log) }
         let process = try start(program, arguments, output: log)
@@ -46,13 +46,13 @@ struct SpawnedProcess: Sendable {
     }
 
     /// Whether it is still running (not yet reaped).
-    var isRunning: Bool {
+    public var isRunning: Bool {
         var status: Int32 = 0
         return waitpid(pid, &status, WNOHANG) == 0
     }
 
     /// Waits for it to end and reaps it; its raw wait status.
-    func exit() async -> Int32 {
+    public func exit() async -> Int32 {
         var status: Int32 = 0
         while true {
             let reaped = waitpid(pid, &status, WNOHANG)
